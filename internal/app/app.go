@@ -1,0 +1,277 @@
+// Package app wires exportd together: config, sources, stores, compiled
+// elements and jobs. The CLI and tests build an App and call its methods;
+// main stays thin.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/internal/workbook"
+)
+
+// Options configure Load.
+type Options struct {
+	// ConfigPath is the daemon config (config/exportd.yaml).
+	ConfigPath string
+	Logger     *zap.Logger
+	Version    string
+	// Online reads table columns from the warehouse for every source; by
+	// default only embedded sources (DuckDB) are opened to check elements,
+	// others use the cached or declared columns.
+	Online bool
+	// SkipSecrets checks secret references without resolving them.
+	SkipSecrets bool
+	// Now is the wall clock; nil is time.Now. Tests move it.
+	Now func() time.Time
+}
+
+func (o *Options) validate() error {
+	if o.ConfigPath == "" {
+		return errors.New("app: ConfigPath is required")
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// App is a loaded configuration with its open resources.
+type App struct {
+	opts Options
+	cfg  *config.Config
+	log  *zap.Logger
+
+	// loading is the config being loaded, while Load checks elements.
+	loading *config.Config
+
+	mu       sync.Mutex
+	sources  map[string]source.Source
+	stores   map[string]archive.Store
+	archives map[string]*archive.Archive
+	compiled map[string]*compiled
+}
+
+// compiled is a schedule's element compiled for its source.
+type compiled struct {
+	sched *config.Schedule
+	// full has the window hook when the schedule is windowed; snap does
+	// not (ad-hoc snapshots of a windowed schedule).
+	full, snap *workbook.Compiled
+}
+
+// Load reads and checks the configuration, opening the sources that are
+// needed to check elements. The returned error is a config.Errors when
+// the files have problems.
+func Load(ctx context.Context, opts Options) (*App, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	a := &App{opts: opts, log: opts.Logger,
+		sources: map[string]source.Source{}, stores: map[string]archive.Store{},
+		archives: map[string]*archive.Archive{}, compiled: map[string]*compiled{}}
+	cfg, err := config.Load(opts.ConfigPath, config.LoadOptions{
+		SkipSecrets: opts.SkipSecrets,
+		ParseCron: func(spec string, loc *time.Location) error {
+			_, err := schedule.ParseCron(spec, loc)
+			return err
+		},
+		CheckElement: func(cfg *config.Config, s *config.Schedule) []config.ElementError {
+			a.loading = cfg
+			return a.checkElement(ctx, s)
+		},
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.cfg, a.loading = cfg, nil
+	return a, nil
+}
+
+// Config returns the loaded configuration.
+func (a *App) Config() *config.Config { return a.cfg }
+
+// Close releases sources.
+func (a *App) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	for name, s := range a.sources {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close source %s: %w", name, err))
+		}
+	}
+	a.sources = map[string]source.Source{}
+	return errors.Join(errs...)
+}
+
+// checkElement compiles a schedule's element against its source's schema
+// and keeps the result for the schedule's runs.
+func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.ElementError {
+	schema, parser, err := a.schema(ctx, s)
+	if err != nil {
+		return []config.ElementError{{Field: "from", Msg: err.Error()}}
+	}
+	opts := workbook.Options{
+		Dialect:  workbook.Dialect(dialectOf(s.SourceConfig)),
+		Timezone: s.Location,
+		DedupeBy: s.DedupeBy,
+		Parser:   parser,
+	}
+	snap, err := workbook.Compile(&s.Element, schema, opts)
+	if err != nil {
+		return elementErrors(err)
+	}
+	c := &compiled{sched: s, full: snap, snap: snap}
+	if s.Window != nil {
+		opts.Window = &workbook.WindowHook{Column: s.Window.Column}
+		full, err := workbook.Compile(&s.Element, schema, opts)
+		if err != nil {
+			for _, e := range elementErrors(err) {
+				// The window hook's problems are the window's, not the element's.
+				return []config.ElementError{{Field: "", Msg: "window.column: " + e.Msg}}
+			}
+		}
+		c.full = full
+	}
+	a.mu.Lock()
+	a.compiled[s.Name] = c
+	a.mu.Unlock()
+	return nil
+}
+
+func elementErrors(err error) []config.ElementError {
+	var wes workbook.Errors
+	if errors.As(err, &wes) {
+		out := make([]config.ElementError, 0, len(wes))
+		for _, e := range wes {
+			msg := e.Msg
+			if e.Col > 0 {
+				msg = fmt.Sprintf("column %d: %s", e.Col, e.Msg)
+			}
+			out = append(out, config.ElementError{Field: e.Field, Msg: msg})
+		}
+		return out
+	}
+	return []config.ElementError{{Msg: err.Error()}}
+}
+
+func dialectOf(s *config.Source) string {
+	if s.Type == config.SourceSnowflake {
+		return source.DialectSnowflake
+	}
+	return source.DialectDuckDB
+}
+
+// schema finds the columns an element is checked against: live for
+// embedded sources (and every source with Online), else the schema cache
+// under state_dir, else the columns the config declares.
+func (a *App) schema(ctx context.Context, s *config.Schedule) (workbook.Schema, workbook.SQLParser, error) {
+	sc := s.SourceConfig
+	dialect := workbook.Dialect(dialectOf(sc))
+	ws := workbook.Schema{Zone: sc.Location, DisplayNames: map[string]string{}}
+	table := s.Element.From.Table
+	var cols []source.Column
+	var parser workbook.SQLParser
+	if sc.Type == config.SourceDuckDB || a.opts.Online {
+		src, err := a.Source(ctx, sc.Name)
+		if err != nil {
+			return ws, nil, err
+		}
+		if p, ok := src.(workbook.SQLParser); ok {
+			parser = p
+		}
+		if table != "" {
+			cols, err = src.Columns(ctx, table)
+		} else {
+			cols, err = src.Describe(ctx, source.Query{SQL: s.Element.From.SQL})
+		}
+		if err != nil {
+			return ws, nil, fmt.Errorf("read columns of source %q: %w", sc.Name, err)
+		}
+		if table != "" {
+			a.saveSchemaCache(sc.Name, table, cols)
+		}
+	} else if table != "" {
+		var ok bool
+		cols, ok = a.loadSchemaCache(sc.Name, table)
+		if !ok {
+			for name, co := range sc.Columns[table] {
+				if co.Type != "" {
+					cols = append(cols, source.Column{Name: name, Type: co.Type})
+				}
+			}
+			sort.Slice(cols, func(i, j int) bool { return cols[i].Name < cols[j].Name })
+		}
+		if len(cols) == 0 {
+			return ws, nil, fmt.Errorf("no known columns for table %q of source %q: run `exportd validate --online` once (it caches them under state_dir) or declare them under sources.%s.columns", table, sc.Name, sc.Name)
+		}
+	} else {
+		return ws, nil, fmt.Errorf("from.sql on source %q needs the live warehouse to check: run `exportd validate --online`", sc.Name)
+	}
+	for _, c := range cols {
+		wc := workbook.Column{Name: c.Name, Type: workbook.TypeFromSQL(dialect, c.Type)}
+		if co := sc.Columns[table][c.Name]; co != nil {
+			wc.Zone = co.Location
+			if co.DisplayName != "" {
+				ws.DisplayNames[co.DisplayName] = c.Name
+			}
+		}
+		ws.Columns = append(ws.Columns, wc)
+	}
+	return ws, parser, nil
+}
+
+type schemaCache struct {
+	Source  string          `json:"source"`
+	Table   string          `json:"table"`
+	Columns []source.Column `json:"columns"`
+	Read    time.Time       `json:"read"`
+}
+
+func (a *App) schemaCachePath(src, table string) string {
+	return filepath.Join(a.stateDir(), "schema", src, table+".json")
+}
+
+func (a *App) saveSchemaCache(src, table string, cols []source.Column) {
+	p := a.schemaCachePath(src, table)
+	data, _ := json.MarshalIndent(schemaCache{Source: src, Table: table, Columns: cols, Read: a.opts.Now().UTC()}, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+		tmp := p + ".tmp"
+		if os.WriteFile(tmp, data, 0o644) == nil {
+			_ = os.Rename(tmp, p)
+		}
+	}
+}
+
+func (a *App) loadSchemaCache(src, table string) ([]source.Column, bool) {
+	data, err := os.ReadFile(a.schemaCachePath(src, table))
+	if err != nil {
+		return nil, false
+	}
+	var c schemaCache
+	if json.Unmarshal(data, &c) != nil {
+		return nil, false
+	}
+	return c.Columns, len(c.Columns) > 0
+}

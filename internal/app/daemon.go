@@ -1,0 +1,232 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/export"
+	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/source"
+)
+
+// FireResult summarises what one fire of a schedule did.
+type FireResult struct {
+	Exported, AlreadyArchived, Lost, Skipped, Failed int
+}
+
+func (f *FireResult) add(o FireResult) {
+	f.Exported += o.Exported
+	f.AlreadyArchived += o.AlreadyArchived
+	f.Lost += o.Lost
+	f.Skipped += o.Skipped
+	f.Failed += o.Failed
+}
+
+// retryable says whether a failed run is worth another attempt: query and
+// authentication errors, schema changes and bad requests are not.
+func retryable(err error) bool {
+	switch {
+	case errors.Is(err, source.ErrQuery), errors.Is(err, source.ErrAuth),
+		errors.Is(err, export.ErrSchemaChanged), errors.Is(err, ErrBadRequest),
+		errors.Is(err, archive.ErrAlreadyArchived), errors.Is(err, archive.ErrClaimed),
+		errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
+}
+
+func backoff(s *config.Schedule) schedule.Backoff {
+	b := schedule.Backoff{Initial: time.Duration(s.Retries.Initial), Max: time.Duration(s.Retries.Max), Attempts: s.Retries.Attempts}
+	if b.Attempts < 1 {
+		b.Attempts = 1
+	}
+	if b.Initial <= 0 {
+		b.Initial = 30 * time.Second
+	}
+	if b.Max < b.Initial {
+		b.Max = b.Initial
+	}
+	return b
+}
+
+// runUnit runs one unit with the schedule's retries.
+func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u archive.Unit) (export.Result, error) {
+	var res export.Result
+	err := schedule.Retry(ctx, backoff(s), func(attempt int) error {
+		var err error
+		res, err = j.Run(ctx, u, attempt)
+		if err != nil && retryable(err) {
+			a.log.Warn("export failed; will retry", zap.String("schedule", s.Name), zap.String("unit", u.ID()),
+				zap.Int("attempt", attempt), zap.Error(err))
+		}
+		return err
+	}, retryable)
+	return res, err
+}
+
+// Fire does what a fire of schedule name at logical time T must do: a
+// snapshot, or every due window under the schedule's catch-up policy.
+func (a *App) Fire(ctx context.Context, name string, T time.Time) (FireResult, error) {
+	var fr FireResult
+	j, s, err := a.Job(ctx, name)
+	if err != nil {
+		return fr, err
+	}
+	log := a.log.With(zap.String("schedule", name), zap.Time("logical", T))
+	ws := a.WindowSpec(s)
+	if ws == nil {
+		u := archive.Unit{Schedule: name, Logical: T.UTC()}
+		res, err := a.runUnit(ctx, j, s, u)
+		return a.account(log, res, err)
+	}
+	c, err := schedule.ParseCron(s.Cron, s.Location)
+	if err != nil {
+		return fr, err
+	}
+	plan, err := schedule.Schedule{Cron: c, Windows: ws}.Plan(T, schedule.CatchUp(s.CatchUp), func(w archive.Window) bool {
+		ok, err := j.Archived(ctx, archive.Unit{Schedule: name, Window: w})
+		return err == nil && ok
+	}, time.Duration(s.SourceConfig.Retention), a.opts.Now())
+	if err != nil {
+		return fr, err
+	}
+	fr.Skipped = plan.Skipped
+	var errs []error
+	for _, w := range plan.Lost {
+		res, err := j.MarkLost(ctx, archive.Unit{Schedule: name, Logical: T.UTC(), Window: w},
+			fmt.Sprintf("the source keeps %s of data; this window ended before that", time.Duration(s.SourceConfig.Retention)))
+		r, err := a.account(log, res, err)
+		if err == nil && r.Exported == 1 {
+			r.Exported, r.Lost = 0, 1
+		}
+		fr.add(r)
+		errs = append(errs, err)
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, a.cfg.Runs.MaxConcurrent))
+	for _, pw := range plan.Export {
+		if pw.AtRisk {
+			log.Warn("window is about to leave the source's retention; exporting it first", zap.String("window", pw.Window.ID()))
+		}
+		g.Go(func() error {
+			res, err := a.runUnit(gctx, j, s, archive.Unit{Schedule: name, Logical: T.UTC(), Window: pw.Window})
+			r, err := a.account(log, res, err)
+			mu.Lock()
+			fr.add(r)
+			errs = append(errs, err)
+			mu.Unlock()
+			return nil // one failed window does not stop the others
+		})
+	}
+	_ = g.Wait()
+	return fr, errors.Join(errs...)
+}
+
+// account logs a run's outcome and turns it into counts; already archived
+// and claimed units are not errors for a fire.
+func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult, error) {
+	var fr FireResult
+	log = log.With(zap.String("unit", res.Unit.ID()), zap.Duration("duration", res.Duration))
+	switch {
+	case errors.Is(err, archive.ErrAlreadyArchived):
+		fr.AlreadyArchived++
+		log.Debug("already archived", zap.String("manifest", res.ManifestKey))
+		return fr, nil
+	case errors.Is(err, archive.ErrClaimed):
+		log.Info("another run holds this unit", zap.Error(err))
+		return fr, nil
+	case err != nil:
+		fr.Failed++
+		log.Error("export failed", zap.Error(err))
+		return fr, err
+	}
+	switch res.Kind {
+	case archive.KindSkipped:
+		fr.Skipped++
+	default:
+		fr.Exported++
+	}
+	fields := []zap.Field{zap.String("kind", res.Kind), zap.String("manifest", res.ManifestKey), zap.Bool("repaired", res.Repaired)}
+	if o := res.Object; o != nil {
+		fields = append(fields, zap.String("key", o.Key), zap.Int64("rows", o.Rows), zap.Int64("bytes", o.Bytes))
+	}
+	log.Info("exported", fields...)
+	return fr, nil
+}
+
+// CatchUp brings every enabled schedule up to date once: windowed schedules
+// export their missing closed windows, snapshot schedules their latest
+// scheduled fire if it is not archived. It is `serve --once`.
+func (a *App) CatchUp(ctx context.Context) (FireResult, error) {
+	var total FireResult
+	var errs []error
+	now := a.opts.Now().UTC().Truncate(time.Second)
+	for _, s := range a.cfg.Schedules {
+		if !s.Enabled {
+			continue
+		}
+		T := now
+		if s.Window == nil {
+			c, err := schedule.ParseCron(s.Cron, s.Location)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			T = c.Prev(now.Add(time.Second))
+			if T.IsZero() {
+				continue
+			}
+		}
+		fr, err := a.Fire(ctx, s.Name, T)
+		total.add(fr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("schedule %q: %w", s.Name, err))
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// Serve runs every enabled schedule on its cron until ctx is done, after
+// catching up once.
+func (a *App) Serve(ctx context.Context) error {
+	if _, err := a.CatchUp(ctx); err != nil {
+		a.log.Error("catch-up at start had failures", zap.Error(err))
+	}
+	sch, err := schedule.New(schedule.Options{
+		Logger: a.log,
+		Run: func(ctx context.Context, name string, logical time.Time) error {
+			_, err := a.Fire(ctx, name, logical)
+			return err
+		},
+		MaxConcurrent:   a.cfg.Runs.MaxConcurrent,
+		ShutdownTimeout: time.Duration(a.cfg.Server.ShutdownTimeout),
+	})
+	if err != nil {
+		return err
+	}
+	var entries []schedule.Entry
+	for _, s := range a.cfg.Schedules {
+		if !s.Enabled {
+			continue
+		}
+		c, err := schedule.ParseCron(s.Cron, s.Location)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, schedule.Entry{Name: s.Name, Cron: c})
+	}
+	if err := sch.Add(entries); err != nil {
+		return err
+	}
+	a.log.Info("serving", zap.Int("schedules", len(entries)))
+	return sch.Run(ctx)
+}

@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/export"
+	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/workbook"
+)
+
+// ErrBadRequest marks a run request that can never succeed as asked (an
+// open or misaligned window); the HTTP API answers 400.
+var ErrBadRequest = errors.New("bad run request")
+
+// RunRequest asks for one unit of a schedule now.
+type RunRequest struct {
+	Schedule string
+	// At is the logical time; zero means now (truncated to the second).
+	At time.Time
+	// WindowStart picks the window of a windowed schedule; zero means the
+	// latest closed one.
+	WindowStart time.Time
+	// Adhoc exports a one-off snapshot of a windowed schedule's element
+	// under adhoc/ (completeness checks ignore it).
+	Adhoc bool
+}
+
+// WindowSpec is the schedule's window spec, or nil for a snapshot schedule.
+func (a *App) WindowSpec(s *config.Schedule) *schedule.WindowSpec {
+	if s.Window == nil {
+		return nil
+	}
+	ws := &schedule.WindowSpec{
+		Every: schedule.Every(s.Window.Every), Lag: time.Duration(s.Window.Lag),
+		Start: s.Window.Start, Location: s.Location,
+	}
+	if ws.Start.IsZero() {
+		// No start: the oldest window the source still retains.
+		ret := time.Duration(s.SourceConfig.Retention)
+		if ret <= 0 {
+			ret = 90 * 24 * time.Hour
+		}
+		ws.Start = a.opts.Now().Add(-ret).In(s.Location)
+		if w, err := ws.Align(ws.Start); err == nil {
+			ws.Start = w.End.In(s.Location)
+		}
+	}
+	return ws
+}
+
+// Unit resolves a run request to the unit it exports.
+func (a *App) Unit(req RunRequest) (archive.Unit, *config.Schedule, error) {
+	s := a.cfg.Schedule(req.Schedule)
+	if s == nil {
+		return archive.Unit{}, nil, fmt.Errorf("%w: unknown schedule %q; schedules: %v", ErrBadRequest, req.Schedule, a.scheduleNames())
+	}
+	at := req.At
+	if at.IsZero() {
+		at = a.opts.Now()
+	}
+	at = at.UTC().Truncate(time.Second)
+	u := archive.Unit{Schedule: s.Name, Logical: at}
+	ws := a.WindowSpec(s)
+	if ws == nil || req.Adhoc {
+		if !req.WindowStart.IsZero() {
+			return u, s, fmt.Errorf("%w: schedule %q exports snapshots: it has no windows to pick", ErrBadRequest, s.Name)
+		}
+		u.Adhoc = ws != nil
+		return u, s, nil
+	}
+	if req.WindowStart.IsZero() {
+		w, err := ws.Latest(at)
+		if err != nil {
+			return u, s, fmt.Errorf("%w: schedule %q: no closed window at %s: %v", ErrBadRequest, s.Name, at.Format(time.RFC3339), err)
+		}
+		u.Window = w
+		return u, s, nil
+	}
+	w, err := ws.Align(req.WindowStart)
+	if err != nil {
+		return u, s, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if !w.Start.Equal(req.WindowStart) {
+		return u, s, fmt.Errorf("%w: %s is not the start of a %s window in %s; the window containing it starts at %s",
+			ErrBadRequest, req.WindowStart.Format(time.RFC3339), s.Window.Every, s.Location, w.Start.In(s.Location).Format(time.RFC3339))
+	}
+	if closeAt := w.End.Add(ws.Lag); closeAt.After(at) {
+		return u, s, fmt.Errorf("%w: window %s is not closed yet: it closes at %s (end + lag %s)",
+			ErrBadRequest, w.ID(), closeAt.Format(time.RFC3339), ws.Lag)
+	}
+	u.Window = w
+	return u, s, nil
+}
+
+// RunOnce exports one unit in this process.
+func (a *App) RunOnce(ctx context.Context, req RunRequest) (export.Result, error) {
+	u, s, err := a.Unit(req)
+	if err != nil {
+		return export.Result{}, err
+	}
+	j, _, err := a.Job(ctx, s.Name)
+	if err != nil {
+		return export.Result{Unit: u}, err
+	}
+	return j.Run(ctx, u, 1)
+}
+
+// Explain returns a schedule's compiled SQL for a dialect ("" is the
+// source's own) and its parameters.
+func (a *App) Explain(ctx context.Context, name, dialect string) (*workbook.Compiled, error) {
+	s := a.cfg.Schedule(name)
+	if s == nil {
+		return nil, fmt.Errorf("unknown schedule %q; schedules: %v", name, a.scheduleNames())
+	}
+	if dialect == "" || dialect == dialectOf(s.SourceConfig) {
+		a.mu.Lock()
+		c := a.compiled[name]
+		a.mu.Unlock()
+		if c == nil {
+			return nil, fmt.Errorf("schedule %q: element not compiled", name)
+		}
+		return c.full, nil
+	}
+	if dialect != string(workbook.DuckDB) && dialect != string(workbook.Snowflake) {
+		return nil, fmt.Errorf("unknown dialect %q: use duckdb or snowflake", dialect)
+	}
+	schema, _, err := a.schema(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	opts := workbook.Options{Dialect: workbook.Dialect(dialect), Timezone: s.Location, DedupeBy: s.DedupeBy}
+	if s.Window != nil {
+		opts.Window = &workbook.WindowHook{Column: s.Window.Column}
+	}
+	return workbook.Compile(&s.Element, schema, opts)
+}

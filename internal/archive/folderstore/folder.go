@@ -1,0 +1,368 @@
+// Package folderstore is the archive.Store on a local folder. Writes are
+// create-only for real: a temp file is written and fsynced, then linked into
+// place with link(2), which fails if the name exists (a plain rename would
+// replace it), and the folder is fsynced. Small objects (claims, heads) are
+// swapped under an flock(2) so several processes on one host can share a
+// folder.
+package folderstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/exportd/exportd/internal/archive"
+)
+
+// tmpDir holds in-flight writes; it is never listed.
+const tmpDir = ".tmp"
+
+// Store is a folder archive.
+type Store struct {
+	root string
+}
+
+var _ archive.Store = (*Store)(nil)
+
+// New opens (and creates) a folder archive at root.
+func New(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
+		return nil, fmt.Errorf("archive folder %s: %w", abs, err)
+	}
+	return &Store{root: abs}, nil
+}
+
+// Root is the folder's absolute path.
+func (s *Store) Root() string { return s.root }
+
+// Describe implements archive.Store.
+func (s *Store) Describe() string { return "file://" + s.root }
+
+func (s *Store) path(key string) (string, error) {
+	if err := archive.ValidateKey(key); err != nil {
+		return "", err
+	}
+	if key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
+		return "", fmt.Errorf("%w %q: reserved", archive.ErrBadKey, key)
+	}
+	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+}
+
+func notFound(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", key, archive.ErrNotFound)
+	}
+	return err
+}
+
+// Stat implements archive.Reader.
+func (s *Store) Stat(ctx context.Context, key string) (archive.ObjectInfo, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return archive.ObjectInfo{}, notFound(key, err)
+	}
+	if fi.IsDir() {
+		return archive.ObjectInfo{}, fmt.Errorf("%s: %w", key, archive.ErrNotFound)
+	}
+	return archive.ObjectInfo{Key: key, Size: fi.Size(), Modified: fi.ModTime().UTC()}, nil
+}
+
+// Get implements archive.Reader.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, archive.ObjectInfo, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, archive.ObjectInfo{}, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, archive.ObjectInfo{}, notFound(key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.IsDir() {
+		f.Close()
+		return nil, archive.ObjectInfo{}, fmt.Errorf("%s: %w", key, archive.ErrNotFound)
+	}
+	return f, archive.ObjectInfo{Key: key, Size: fi.Size(), Modified: fi.ModTime().UTC()}, nil
+}
+
+// List implements archive.Reader.
+func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
+	// Walk from the deepest folder the prefix names, then filter.
+	dir := prefix
+	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+		dir = dir[:i]
+	} else {
+		dir = ""
+	}
+	start := filepath.Join(s.root, filepath.FromSlash(dir))
+	var infos []archive.ObjectInfo
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel == tmpDir {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(rel, ".lock") && strings.HasPrefix(rel, archive.ClaimsDir+"/") ||
+			strings.HasSuffix(rel, ".lock") && strings.HasPrefix(rel, archive.HeadDir+"/") {
+			return nil
+		}
+		if !strings.HasPrefix(rel, prefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed while walking
+		}
+		infos = append(infos, archive.ObjectInfo{Key: rel, Size: fi.Size(), Modified: fi.ModTime().UTC()})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Key < infos[j].Key })
+	for _, oi := range infos {
+		if err := fn(oi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTemp writes body to a fsynced temp file and returns its path and size.
+func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode) (string, int64, error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(s.root, tmpDir, hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := io.Copy(f, ctxReader{ctx, body})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", 0, err
+	}
+	return tmp, n, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// linkInto publishes tmp at p without ever replacing an existing file.
+func linkInto(tmp, p string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	err := os.Link(tmp, p)
+	os.Remove(tmp)
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// Put implements archive.Writer: create-only, atomic.
+func (s *Store) Put(ctx context.Context, key string, body io.Reader, opts archive.PutOptions) (archive.ObjectInfo, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return archive.ObjectInfo{}, fmt.Errorf("%s: %w", key, archive.ErrExists)
+	}
+	tmp, n, err := s.writeTemp(ctx, body, 0o444)
+	if err != nil {
+		return archive.ObjectInfo{}, fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := linkInto(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return archive.ObjectInfo{}, fmt.Errorf("%s: %w", key, archive.ErrExists)
+		}
+		return archive.ObjectInfo{}, fmt.Errorf("publish %s: %w", key, err)
+	}
+	return archive.ObjectInfo{Key: key, Size: n}, nil
+}
+
+func etagOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// lock takes an exclusive flock on key's lock file; small-object writes of
+// one key are serialised across processes.
+func (s *Store) lock(p string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+func (s *Store) smallPath(key string) (string, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasSuffix(key, ".lock") {
+		return "", fmt.Errorf("%w %q: .lock is reserved", archive.ErrBadKey, key)
+	}
+	return p, nil
+}
+
+// Create implements archive.Writer.
+func (s *Store) Create(ctx context.Context, key string, data []byte) (string, error) {
+	p, err := s.smallPath(key)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := s.lock(p)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Lstat(p); err == nil {
+		return "", fmt.Errorf("%s: %w", key, archive.ErrExists)
+	}
+	tmp, _, err := s.writeTemp(ctx, strings.NewReader(string(data)), 0o644)
+	if err != nil {
+		return "", err
+	}
+	if err := linkInto(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("%s: %w", key, archive.ErrExists)
+		}
+		return "", err
+	}
+	return etagOf(data), nil
+}
+
+// Replace implements archive.Writer.
+func (s *Store) Replace(ctx context.Context, key string, data []byte, ifMatch string) (string, error) {
+	p, err := s.smallPath(key)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := s.lock(p)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	cur, err := os.ReadFile(p)
+	if err != nil {
+		return "", notFound(key, err)
+	}
+	if etagOf(cur) != ifMatch {
+		return "", fmt.Errorf("%s: %w", key, archive.ErrPrecondition)
+	}
+	tmp, _, err := s.writeTemp(ctx, strings.NewReader(string(data)), 0o644)
+	if err != nil {
+		return "", err
+	}
+	// Under the lock a rename is the compare-and-swap's write half.
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return "", err
+	}
+	return etagOf(data), nil
+}
+
+// Read implements archive.Writer.
+func (s *Store) Read(ctx context.Context, key string) ([]byte, string, error) {
+	p, err := s.smallPath(key)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, "", notFound(key, err)
+	}
+	return data, etagOf(data), nil
+}
+
+// Delete implements archive.Writer.
+func (s *Store) Delete(ctx context.Context, key string, ifMatch string) error {
+	p, err := s.smallPath(key)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.lock(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cur, err := os.ReadFile(p)
+	if err != nil {
+		return notFound(key, err)
+	}
+	if etagOf(cur) != ifMatch {
+		return fmt.Errorf("%s: %w", key, archive.ErrPrecondition)
+	}
+	if err := os.Remove(p); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(p))
+}

@@ -1,0 +1,151 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Reserved top-level names under a prefix. Schedule names cannot start with
+// '_' (see NameRE), so they never collide with these.
+const (
+	ClaimsDir = "_claims"
+	HeadDir   = "_head"
+	KeysDir   = "_keys"
+	AdhocDir  = "adhoc"
+)
+
+// NameRE is the rule for schedule (export) names.
+var NameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// DefaultFilename is used when a schedule sets no filename template.
+const DefaultFilename = "{schedule}_{id}"
+
+// Layout builds every key of one schedule. It is the only key builder: the
+// folder and S3 stores both take keys from it.
+type Layout struct {
+	// Prefix is the destination prefix inside the store ("" or "a/b").
+	Prefix   string
+	Schedule string
+	// Location names the dt= folder: the local date of the window start
+	// (or logical time) in the schedule's time zone.
+	Location *time.Location
+	Filename *FilenameTemplate
+	// Ext is the object extension: ".csv" or ".csv.gz".
+	Ext string
+}
+
+func (l Layout) join(parts ...string) string {
+	if l.Prefix != "" {
+		parts = append([]string{l.Prefix}, parts...)
+	}
+	return strings.Join(parts, "/")
+}
+
+func (l Layout) dir(u Unit) string {
+	loc := l.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	dt := "dt=" + u.anchor().In(loc).Format("2006-01-02")
+	if u.Adhoc {
+		return l.join(l.Schedule, AdhocDir, dt)
+	}
+	return l.join(l.Schedule, dt)
+}
+
+func revSuffix(rev int) string {
+	if rev <= 1 {
+		return ""
+	}
+	return ".r" + strconv.Itoa(rev)
+}
+
+// ObjectKey is the key of a unit's data object, revision rev (1 is the
+// original; a superseding revision n >= 2 gets ".r<n>" before the extension).
+func (l Layout) ObjectKey(u Unit, rev int) (string, error) {
+	name, err := l.Filename.Execute(u, l.Location)
+	if err != nil {
+		return "", err
+	}
+	key := l.dir(u) + "/" + name + revSuffix(rev) + l.Ext
+	return key, ValidateKey(key)
+}
+
+// ManifestKey is the key of a unit's manifest, next to its object. It depends
+// only on the unit id, so skipped and lost units (no object) have one too.
+func (l Layout) ManifestKey(u Unit, rev int) (string, error) {
+	key := l.dir(u) + "/" + u.ID() + revSuffix(rev) + ".manifest.json"
+	return key, ValidateKey(key)
+}
+
+// ClaimKey is the key of the claim for a unit.
+func (l Layout) ClaimKey(u Unit) string {
+	id := u.ID()
+	if u.Adhoc {
+		id = AdhocDir + "-" + id
+	}
+	return l.join(ClaimsDir, l.Schedule, id)
+}
+
+// HeadKey is the key of the schedule's chain head.
+func (l Layout) HeadKey() string { return l.join(HeadDir, l.Schedule) }
+
+// ScheduleDir is the folder holding a schedule's objects and manifests.
+func (l Layout) ScheduleDir() string { return l.join(l.Schedule) + "/" }
+
+// ErrBadKey reports a key that could escape its prefix or is not portable.
+var ErrBadKey = errors.New("invalid object key")
+
+// ValidateKey rejects keys that are empty, absolute, contain "..", ".",
+// empty segments, backslashes or control characters.
+func ValidateKey(key string) error {
+	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrBadKey, key, why) }
+	if key == "" {
+		return bad("empty")
+	}
+	if len(key) > 1024 {
+		return bad("longer than 1024 bytes")
+	}
+	if strings.HasPrefix(key, "/") {
+		return bad("absolute")
+	}
+	if strings.Contains(key, `\`) {
+		return bad("contains a backslash")
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return bad("contains a control or invalid character")
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		switch seg {
+		case "":
+			return bad("empty segment")
+		case ".", "..":
+			return bad("dot segment")
+		}
+	}
+	return nil
+}
+
+// ValidatePrefix checks a destination prefix ("" allowed) and returns it
+// without a trailing slash.
+func ValidatePrefix(p string) (string, error) {
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	if err := ValidateKey(p); err != nil {
+		return "", err
+	}
+	first, _, _ := strings.Cut(p, "/")
+	if strings.HasPrefix(first, "_") {
+		return "", fmt.Errorf("%w %q: names starting with '_' are reserved", ErrBadKey, p)
+	}
+	return p, nil
+}

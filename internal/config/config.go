@@ -1,0 +1,438 @@
+// Package config loads exportd's daemon config (config/exportd.yaml) and its
+// schedule files (one export per file under schedules_dir), strictly and
+// completely: unknown keys are errors, every problem is reported at once
+// with its file:line:col, defaults are applied, references between the two
+// (sources, integrations) are resolved, and secrets are expanded only in
+// Secret fields.
+//
+// Decoding is strict (go.yaml.in/yaml/v3 with KnownFields). Positions and
+// friendly messages come from a second pass over the yaml.Node tree, as in
+// prometheus' rulefmt; only scalar types (Secret, Duration, Size) have
+// their own UnmarshalYAML, because a struct-level one silently turns
+// strictness off (yaml/go-yaml#321).
+package config
+
+import (
+	"time"
+
+	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/workbook"
+)
+
+// Config is the daemon config with every schedule, validated and with
+// defaults applied. Paths are resolved against the daemon config's folder
+// (they are absolute when the config path was).
+type Config struct {
+	// File is the daemon config's path as given to Load, cleaned.
+	File string `yaml:"-" json:"file"`
+	// Dir is File's folder; relative paths in the daemon config resolve
+	// against it.
+	Dir string `yaml:"-" json:"dir"`
+
+	// StateDir is the spool folder: FIFOs, the schema cache, run history.
+	// Required.
+	StateDir string `yaml:"state_dir" json:"state_dir"`
+	// SchedulesDir holds one *.yaml (or *.yml) file per export; default
+	// "schedules". Hidden files and sub-folders are ignored.
+	SchedulesDir string `yaml:"schedules_dir" json:"schedules_dir"`
+	// InstanceID names this process in claims and manifests; default
+	// host:pid.
+	InstanceID string `yaml:"instance_id" json:"instance_id"`
+
+	Sources      map[string]*Source      `yaml:"sources" json:"sources"`
+	Integrations map[string]*Integration `yaml:"integrations" json:"integrations"`
+	Server       Server                  `yaml:"server" json:"server"`
+	Runs         Runs                    `yaml:"runs" json:"runs"`
+	Defaults     Defaults                `yaml:"defaults" json:"defaults"`
+
+	// Schedules are all schedule files, sorted by name.
+	Schedules []*Schedule `yaml:"schedules" json:"schedules"`
+
+	doc *document
+}
+
+// Schedule returns the schedule with the given name, or nil.
+func (c *Config) Schedule(name string) *Schedule {
+	for _, s := range c.Schedules {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Pos returns the line and column (1-based) of a YAML path in the daemon
+// config, e.g. "sources.demo.retention"; a path that is not in the file
+// gives the position of its nearest ancestor that is.
+func (c *Config) Pos(path string) (line, col int) { return c.doc.pos(path) }
+
+// Source types.
+const (
+	SourceDuckDB    = "duckdb"
+	SourceSnowflake = "snowflake"
+)
+
+// Source is a warehouse the exports query. Fields common to every type come
+// first; the rest belong to one type only (setting one on another type is a
+// config error).
+type Source struct {
+	// Name is the key under sources (lowercase letters, digits, '_', '-').
+	Name string `yaml:"-" json:"name"`
+	// Type is "duckdb" or "snowflake".
+	Type string `yaml:"type" json:"type"`
+	// Timezone is the zone of the source's zone-less timestamp columns, and
+	// DuckDB's session time zone; default UTC.
+	Timezone string         `yaml:"timezone,omitempty" json:"timezone"`
+	Location *time.Location `yaml:"-" json:"-"`
+	// Retention is how far back the source keeps data (Sigma: 90d). A
+	// window older than that cannot be exported any more (it is recorded
+	// as lost); 0 means the source keeps everything.
+	Retention Duration `yaml:"retention,omitempty" json:"retention"`
+	// Columns declares per table (key: table name as written in
+	// element.from.table) and per column (key: the column's name in the
+	// source) what the source cannot tell or what validate needs offline.
+	Columns map[string]map[string]*ColumnOptions `yaml:"columns,omitempty" json:"columns,omitempty"`
+
+	DuckDB    DuckDBOptions    `yaml:",inline" variant:"duckdb" json:"duckdb"`
+	Snowflake SnowflakeOptions `yaml:",inline" variant:"snowflake" json:"snowflake"`
+}
+
+// ColumnOptions describe one source column.
+type ColumnOptions struct {
+	// Type is the column's SQL type as the source reports it (e.g.
+	// TIMESTAMP, VARCHAR), so that validate can type-check formulas
+	// without connecting.
+	Type string `yaml:"type,omitempty" json:"type,omitempty"`
+	// Zone overrides the source's timezone for this zone-less timestamp
+	// column.
+	Zone     string         `yaml:"zone,omitempty" json:"zone,omitempty"`
+	Location *time.Location `yaml:"-" json:"-"`
+	// DisplayName is the name formulas use for the column ([Request
+	// Time]) when Sigma's rule (case-insensitive, space for underscore)
+	// does not derive it from the column's name.
+	DisplayName string `yaml:"display_name,omitempty" json:"display_name,omitempty"`
+}
+
+// DuckDBOptions are the settings of a "duckdb" source.
+type DuckDBOptions struct {
+	// Path is the database file, or ":memory:" (the default).
+	Path string `yaml:"path,omitempty" json:"path,omitempty"`
+	// Init lists SQL files run, in order, when the source opens, before
+	// external access is switched off.
+	Init []string `yaml:"init,omitempty" json:"init,omitempty"`
+	// Vars are set as DuckDB variables (getvariable('name')) before Init
+	// runs. Values are strings; names are SQL identifiers. The daemon
+	// sets demo_end to the current time unless it is configured here.
+	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
+	// Threads limits DuckDB's worker threads; 0 is DuckDB's default.
+	Threads int `yaml:"threads,omitempty" json:"threads,omitempty"`
+	// MemoryLimit caps DuckDB's memory; 0 is DuckDB's default.
+	MemoryLimit Size `yaml:"memory_limit,omitempty" json:"memory_limit,omitempty"`
+}
+
+// SnowflakeOptions are the settings of a "snowflake" source. Exactly one
+// of Password and PrivateKey is required.
+type SnowflakeOptions struct {
+	Account  string `yaml:"account,omitempty" json:"account,omitempty"`
+	User     string `yaml:"user,omitempty" json:"user,omitempty"`
+	Password Secret `yaml:"password,omitempty" json:"password,omitzero"`
+	// PrivateKey is a PEM PKCS#8 key for key-pair authentication.
+	PrivateKey Secret `yaml:"private_key,omitempty" json:"private_key,omitzero"`
+	// PrivateKeyPassphrase decrypts an encrypted PrivateKey.
+	PrivateKeyPassphrase Secret `yaml:"private_key_passphrase,omitempty" json:"private_key_passphrase,omitzero"`
+	Database             string `yaml:"database,omitempty" json:"database,omitempty"`
+	Schema               string `yaml:"schema,omitempty" json:"schema,omitempty"`
+	Warehouse            string `yaml:"warehouse,omitempty" json:"warehouse,omitempty"`
+	Role                 string `yaml:"role,omitempty" json:"role,omitempty"`
+	// Host, Port and Protocol override the endpoint derived from Account
+	// (private link, a local stand-in in tests). Protocol is https
+	// (default) or http.
+	Host     string `yaml:"host,omitempty" json:"host,omitempty"`
+	Port     int    `yaml:"port,omitempty" json:"port,omitempty"`
+	Protocol string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+}
+
+// Integration types.
+const (
+	IntegrationFolder = "folder"
+	IntegrationS3     = "s3"
+)
+
+// Integration is a named archive destination, as Snowflake's storage
+// integrations: it holds the credentials and the limits; a schedule's
+// destination names it and adds a prefix (folder) or a URI (s3).
+type Integration struct {
+	// Name is the key under integrations.
+	Name string `yaml:"-" json:"name"`
+	// Type is "folder" or "s3".
+	Type string `yaml:"type" json:"type"`
+
+	Folder FolderOptions `yaml:",inline" variant:"folder" json:"folder"`
+	S3     S3Options     `yaml:",inline" variant:"s3" json:"s3"`
+}
+
+// FolderOptions are the settings of a "folder" integration.
+type FolderOptions struct {
+	// Path is the archive's root folder. Required.
+	Path string `yaml:"path,omitempty" json:"path,omitempty"`
+}
+
+// S3Options are the settings of an "s3" integration. Credentials come from
+// the AWS default chain unless AccessKeyID and SecretAccessKey are set
+// (S3-compatible servers); RoleARN adds an STS AssumeRole on top.
+type S3Options struct {
+	// Region; default from the AWS chain (AWS_REGION, profile).
+	Region string `yaml:"region,omitempty" json:"region,omitempty"`
+	// Endpoint is an http(s) URL for S3-compatible servers.
+	Endpoint       string `yaml:"endpoint,omitempty" json:"endpoint,omitempty"`
+	ForcePathStyle bool   `yaml:"force_path_style,omitempty" json:"force_path_style,omitempty"`
+	// AccessKeyID and SecretAccessKey are static credentials (both or
+	// neither).
+	AccessKeyID     Secret `yaml:"access_key_id,omitempty" json:"access_key_id,omitzero"`
+	SecretAccessKey Secret `yaml:"secret_access_key,omitempty" json:"secret_access_key,omitzero"`
+	RoleARN         string `yaml:"role_arn,omitempty" json:"role_arn,omitempty"`
+	// ExternalID goes with RoleARN.
+	ExternalID Secret `yaml:"external_id,omitempty" json:"external_id,omitzero"`
+	// AllowedLocations are s3://bucket/ or s3://bucket/prefix/ URIs (or
+	// "*"); a destination must lie inside one, on '/' boundaries
+	// (s3://b/audit/ does not admit s3://b/audit-evil/). Required, as in
+	// Snowflake. Load normalizes them to end with '/'.
+	AllowedLocations []string `yaml:"allowed_locations,omitempty" json:"allowed_locations,omitempty"`
+	// BlockedLocations refuse a destination inside one, or one that
+	// contains one.
+	BlockedLocations []string `yaml:"blocked_locations,omitempty" json:"blocked_locations,omitempty"`
+	// SSE is "" (bucket default), "AES256" or "aws:kms"; KMSKeyID only
+	// with aws:kms.
+	SSE          string `yaml:"sse,omitempty" json:"sse,omitempty"`
+	KMSKeyID     string `yaml:"kms_key_id,omitempty" json:"kms_key_id,omitempty"`
+	StorageClass string `yaml:"storage_class,omitempty" json:"storage_class,omitempty"`
+	// ObjectLock sets a retention on every object and manifest.
+	ObjectLock *ObjectLock `yaml:"object_lock,omitempty" json:"object_lock,omitempty"`
+	// PartSize of multipart uploads, 5MiB to 5GiB; default 16MiB.
+	PartSize Size `yaml:"part_size,omitempty" json:"part_size,omitempty"`
+	// Concurrency is the number of parts in flight per upload, 1 to 64;
+	// default 4. Memory per upload is about PartSize × Concurrency.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+}
+
+// ObjectLock is an S3 Object Lock retention applied per object: retain
+// until the window end (or logical time) plus Retain.
+type ObjectLock struct {
+	// Mode is COMPLIANCE or GOVERNANCE.
+	Mode   string   `yaml:"mode" json:"mode"`
+	Retain Duration `yaml:"retain" json:"retain"`
+}
+
+// Server is the HTTP API.
+type Server struct {
+	// Listen is host:port; default 127.0.0.1:8080.
+	Listen string `yaml:"listen,omitempty" json:"listen"`
+	// Token is the bearer token. Optional when Listen is a loopback
+	// address (then an unset ${ENV_VAR} just means no token); required
+	// otherwise.
+	Token Secret `yaml:"token,omitempty" json:"token,omitzero"`
+	// ShutdownTimeout bounds how long SIGTERM waits for running exports
+	// before cancelling them; default 60s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout,omitempty" json:"shutdown_timeout"`
+}
+
+// Runs are daemon-wide limits on running exports.
+type Runs struct {
+	// MaxConcurrent bounds exports running at once across all schedules
+	// (catch-up included); default 4.
+	MaxConcurrent int `yaml:"max_concurrent,omitempty" json:"max_concurrent"`
+	// Lease is how long a claim stays valid without renewal; at least
+	// 30s, default 10m.
+	Lease Duration `yaml:"lease,omitempty" json:"lease"`
+}
+
+// CatchUp is what a schedule does about fires it missed (downtime, a new
+// schedule with a past window.start).
+type CatchUp string
+
+const (
+	// CatchUpAll exports every missing window, oldest first. Windowed
+	// schedules only: a snapshot cannot be taken for a past time.
+	CatchUpAll CatchUp = "all"
+	// CatchUpLatest exports only the most recent missed window or
+	// snapshot.
+	CatchUpLatest CatchUp = "latest"
+	// CatchUpSkip waits for the next fire.
+	CatchUpSkip CatchUp = "skip"
+)
+
+// Condition is Sigma's conditional export.
+type Condition string
+
+const (
+	ConditionAlways   Condition = "always"
+	ConditionIfData   Condition = "if_data"
+	ConditionIfNoData Condition = "if_no_data"
+)
+
+// SchemaChange is what a run does when its output columns differ from the
+// previous window's.
+type SchemaChange string
+
+const (
+	SchemaChangeFail SchemaChange = "fail"
+	SchemaChangeWarn SchemaChange = "warn"
+)
+
+// Period is a window length.
+type Period string
+
+const (
+	PeriodHour  Period = "hour"
+	PeriodDay   Period = "day"
+	PeriodWeek  Period = "week" // Monday to Monday in the schedule's zone
+	PeriodMonth Period = "month"
+)
+
+// Retries is the retry policy of a failed run: exponential backoff from
+// Initial, capped at Max, with jitter. Authentication and SQL errors are
+// not retried.
+type Retries struct {
+	// Attempts counts the first try; 1 means no retry.
+	Attempts int      `yaml:"attempts" json:"attempts"`
+	Initial  Duration `yaml:"initial" json:"initial"`
+	Max      Duration `yaml:"max" json:"max"`
+}
+
+// Defaults are what a schedule inherits for each field it does not set.
+type Defaults struct {
+	// Timezone: IANA name; default UTC.
+	Timezone string         `yaml:"timezone" json:"timezone"`
+	Location *time.Location `yaml:"-" json:"-"`
+	// CatchUp: default all. A snapshot schedule (no window) that inherits
+	// all gets latest instead.
+	CatchUp CatchUp `yaml:"catch_up" json:"catch_up"`
+	// Condition: default always.
+	Condition Condition `yaml:"condition" json:"condition"`
+	// OnSchemaChange: default fail.
+	OnSchemaChange SchemaChange `yaml:"on_schema_change" json:"on_schema_change"`
+	// Gzip compresses objects (.csv.gz); default false.
+	Gzip bool `yaml:"gzip" json:"gzip"`
+	// Retries: default 3 attempts from 30s up to 10m. A schedule may set
+	// some of the three fields and inherit the others.
+	Retries Retries `yaml:"retries" json:"retries"`
+	// PauseAfterFailures pauses a schedule after that many consecutive
+	// failed runs (resume over the API); 0 never pauses. Default 10, as
+	// in Sigma.
+	PauseAfterFailures int `yaml:"pause_after_failures" json:"pause_after_failures"`
+}
+
+// Schedule is one export: a workbook element run on a source at cron
+// fires, archived to a destination. Its fields are resolved: defaults
+// applied, source and integration looked up, time zone loaded, filename
+// template parsed.
+type Schedule struct {
+	// Name matches ^[a-z0-9][a-z0-9-]{0,62}$ and equals the file's base
+	// name (daily-logins.yaml holds daily-logins).
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// File is the schedule file's path.
+	File string `yaml:"file" json:"file"`
+	// Enabled: default true. A disabled schedule is validated but never
+	// fires.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+
+	// Source is the source's name; SourceConfig the source itself.
+	Source       string  `yaml:"source" json:"source"`
+	SourceConfig *Source `yaml:"-" json:"-"`
+
+	// Cron is a 5-field expression or a descriptor (@daily, @hourly…),
+	// evaluated in Location.
+	Cron string `yaml:"cron" json:"cron"`
+	// Timezone is the IANA zone of the cron fires, of window alignment and
+	// of the dt= folder; default defaults.timezone.
+	Timezone string         `yaml:"timezone" json:"timezone"`
+	Location *time.Location `yaml:"-" json:"-"`
+
+	// Window makes the schedule export closed windows of source time; nil
+	// exports a snapshot of the element at each fire.
+	Window *Window `yaml:"window,omitempty" json:"window,omitempty"`
+
+	CatchUp   CatchUp   `yaml:"catch_up" json:"catch_up"`
+	Condition Condition `yaml:"condition" json:"condition"`
+	// DedupeBy drops duplicate deliveries within a window by these
+	// columns (row exports only: not with element.group_by).
+	DedupeBy []string `yaml:"dedupe_by,omitempty" json:"dedupe_by,omitempty"`
+	// Recheck re-counts an archived window that long after archiving it
+	// and writes a superseding revision if the source changed (windowed
+	// schedules only); 0 only counts late rows.
+	Recheck            Duration     `yaml:"recheck,omitempty" json:"recheck,omitempty"`
+	OnSchemaChange     SchemaChange `yaml:"on_schema_change" json:"on_schema_change"`
+	Retries            Retries      `yaml:"retries" json:"retries"`
+	PauseAfterFailures int          `yaml:"pause_after_failures" json:"pause_after_failures"`
+
+	// Element is the workbook element, decoded strictly; the compiler
+	// checks it (LoadOptions.CheckElement).
+	Element workbook.Element `yaml:"element" json:"element"`
+
+	Destination Destination `yaml:"destination" json:"destination"`
+
+	doc *document
+}
+
+// Windowed reports whether the schedule exports windows (not snapshots).
+func (s *Schedule) Windowed() bool { return s.Window != nil }
+
+// Pos returns the line and column (1-based) in the schedule file of a YAML
+// path such as "window.lag" or "element.columns[1].formula"; a path that is
+// not in the file gives the position of its nearest ancestor that is.
+func (s *Schedule) Pos(path string) (line, col int) { return s.doc.pos(path) }
+
+// Layout is the archive key layout of the schedule's objects.
+func (s *Schedule) Layout() archive.Layout {
+	ext := ".csv"
+	if s.Destination.Gzip {
+		ext = ".csv.gz"
+	}
+	return archive.Layout{
+		Prefix:   s.Destination.Prefix,
+		Schedule: s.Name,
+		Location: s.Location,
+		Filename: s.Destination.FilenameTemplate,
+		Ext:      ext,
+	}
+}
+
+// Window is a windowed schedule's window.
+type Window struct {
+	// Every is the window length: hour, day, week or month, aligned in the
+	// schedule's zone.
+	Every Period `yaml:"every" json:"every"`
+	// Column is the timestamp column (display name, as in formulas:
+	// "Request Time") that places a row in a window.
+	Column string `yaml:"column" json:"column"`
+	// Lag is how late the source delivers: a window [s, e) is exported
+	// once e + Lag has passed. At least 0.
+	Lag Duration `yaml:"lag" json:"lag"`
+	// Start is the start of the first window, aligned to Every in the
+	// schedule's zone (written as a date, 2026-09-01, or an RFC 3339
+	// instant). Zero means the oldest window the source still retains.
+	Start time.Time `yaml:"start,omitempty" json:"start,omitzero"`
+}
+
+// Destination is where a schedule's objects go.
+type Destination struct {
+	// Integration is the integration's name; IntegrationConfig the
+	// integration itself.
+	Integration       string       `yaml:"integration" json:"integration"`
+	IntegrationConfig *Integration `yaml:"-" json:"-"`
+	// Prefix is the key prefix inside the store, without a trailing slash
+	// ("" is the root). A folder destination writes it as prefix:; for an
+	// s3 destination it is the part of the URI after the bucket.
+	Prefix string `yaml:"prefix,omitempty" json:"prefix,omitempty"`
+	// URI (s3 only) is s3://bucket/prefix/, normalized to end with '/';
+	// Bucket is its bucket.
+	URI    string `yaml:"uri,omitempty" json:"uri,omitempty"`
+	Bucket string `yaml:"-" json:"bucket,omitempty"`
+	// Filename is the object name template (see archive.FilenameTemplate);
+	// default archive.DefaultFilename.
+	Filename         string                    `yaml:"filename" json:"filename"`
+	FilenameTemplate *archive.FilenameTemplate `yaml:"-" json:"-"`
+	// Gzip: default defaults.gzip.
+	Gzip bool `yaml:"gzip" json:"gzip"`
+}

@@ -1,0 +1,366 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/exportd/exportd/internal/workbook"
+)
+
+// LoadOptions tune Load. The zero value loads a config for running it.
+type LoadOptions struct {
+	// LookupEnv resolves ${ENV_VAR} secret references; nil is
+	// os.LookupEnv. It is consulted for Secret fields only.
+	LookupEnv func(name string) (string, bool)
+	// SkipSecrets checks the shape of secret references but does not
+	// resolve them (validate in CI, without production credentials).
+	// Every Secret is then unset.
+	SkipSecrets bool
+	// ParseCron checks a schedule's cron expression in the schedule's
+	// zone; nil is robfig/cron's standard parser (5 fields and
+	// descriptors) without CRON_TZ=/TZ= and without @every. Its error
+	// text, less a leading `cron "SPEC": `, is the message. Point it at
+	// schedule.ParseCron:
+	//
+	//	func(s string, loc *time.Location) error { _, err := schedule.ParseCron(s, loc); return err }
+	ParseCron func(spec string, loc *time.Location) error
+	// CheckElement checks a schedule's element (the workbook compiler:
+	// formulas, columns, that from.sql is one SELECT); it also gets the
+	// daemon config being loaded (state folder, sources). Load calls it for
+	// each schedule whose own fields are fine and whose source is valid,
+	// and places each returned error at element.<Field> in the file.
+	CheckElement func(cfg *Config, s *Schedule) []ElementError
+}
+
+// Load reads the daemon config at path and every schedule file in its
+// schedules_dir. It returns all problems at once as Errors (matching
+// ErrInvalid), sorted by file, line and column, or another error when the
+// daemon config cannot be read at all.
+func Load(path string, opts LoadOptions) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.ParseCron == nil {
+		opts.ParseCron = parseStandardCron
+	}
+	path = filepath.Clean(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	l := &loader{opts: opts}
+	cfg := l.daemon(path, data)
+	if cfg != nil {
+		l.loadSchedules(cfg)
+	}
+	if len(l.errs) > 0 {
+		l.errs.sort()
+		return nil, l.errs
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	opts LoadOptions
+	errs Errors
+	// sourceBad marks sources with problems: their schedules are not
+	// handed to CheckElement, which could not make sense of them.
+	sourceBad map[string]bool
+}
+
+// fileState collects what is known about one file while it is checked.
+type fileState struct {
+	doc    *document
+	export string
+	// bad are paths with a structural error; semantic checks at or below
+	// them would only repeat it.
+	bad  []string
+	errs int
+}
+
+func (f *fileState) isBad(path string) bool {
+	for _, b := range f.bad {
+		if b == "" || path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) add(f *fileState, e *Error) {
+	if f != nil {
+		f.errs++
+	}
+	l.errs = append(l.errs, e)
+}
+
+// errorf reports a problem at path (a YAML path in f) unless a structural
+// error already covers it.
+func (l *loader) errorf(f *fileState, path, format string, args ...any) {
+	if f.isBad(path) {
+		return
+	}
+	line, col := f.doc.pos(path)
+	l.add(f, &Error{File: f.doc.file, Line: line, Column: col, Export: f.export, Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// keyErrorf is errorf at the key that names path rather than at its
+// value: for problems with the key (a source's name).
+func (l *loader) keyErrorf(f *fileState, path, format string, args ...any) {
+	if f.isBad(path) {
+		return
+	}
+	line, col := f.doc.keyPos(path)
+	l.add(f, &Error{File: f.doc.file, Line: line, Column: col, Export: f.export, Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var (
+	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	typeErrRE  = regexp.MustCompile(`^line (\d+): (.*)$`)
+	yamlAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+	// yamlParserErrRE matches the problems go-yaml's parser (not its
+	// scanner) reports.
+	yamlParserErrRE = regexp.MustCompile(`^(did not find expected (key|node content|'-' indicator|',' or '[}\]]'|<document start>|<stream-start>)|found (duplicate %YAML|incompatible YAML|undefined tag handle))`)
+)
+
+// parse reads one YAML document. It reports an empty file, a file that is
+// not YAML, a second document and a top level that is not a mapping, and
+// returns nil for all of them.
+func (l *loader) parse(file string, data []byte, what string) *fileState {
+	f := &fileState{doc: &document{file: file}}
+	fail := func(line, col int, msg string) *fileState {
+		l.add(f, &Error{File: file, Line: line, Column: col, Msg: msg})
+		return nil
+	}
+	parseErr := func(err error) *fileState {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := 0
+		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		// go-yaml counts lines from 0 in parser errors (from 1 in scanner
+		// errors) and leaves out "line 0".
+		if yamlParserErrRE.MatchString(msg) {
+			line++
+		}
+		col := min(line, 1)
+		if m := yamlAnchorRE.FindStringSubmatch(msg); m != nil {
+			if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+				line = 1 + bytes.Count(data[:i], []byte("\n"))
+				col = 1 + i - (bytes.LastIndexByte(data[:i], '\n') + 1)
+			}
+		}
+		return fail(line, col, "not valid YAML: "+msg)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	err := dec.Decode(&doc)
+	if errors.Is(err, io.EOF) || (err == nil && (len(doc.Content) == 0 || isNull(doc.Content[0]))) {
+		return fail(1, 1, "empty file; "+what)
+	}
+	if err != nil {
+		return parseErr(err)
+	}
+	var second yaml.Node
+	switch err := dec.Decode(&second); {
+	case err == nil:
+		line := 1
+		if len(second.Content) > 0 {
+			line = second.Content[0].Line
+		}
+		// The "---" separator is on the line before the second document.
+		return fail(max(1, line-1), 1, "a second YAML document; a file holds exactly one (put each export in its own file)")
+	case !errors.Is(err, io.EOF):
+		return parseErr(err)
+	}
+	root := deref(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		return fail(root.Line, root.Column, "must be a mapping of fields, not "+describeNode(root))
+	}
+	f.doc.root = root
+	return f
+}
+
+// decode checks the document against out's type (the structural pass) and
+// decodes it strictly. out keeps what could be decoded even when there are
+// problems, so that semantic checks still run on the rest.
+func (l *loader) decode(f *fileState, data []byte, out any) {
+	before := len(l.errs)
+	c := checker{report: func(n *yaml.Node, field, msg string, bad ...string) {
+		l.add(f, &Error{File: f.doc.file, Line: n.Line, Column: n.Column, Export: f.export, Field: field, Msg: msg})
+		f.bad = append(f.bad, bad...)
+	}}
+	c.walk(f.doc.root, reflect.TypeOf(out).Elem(), "")
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(out)
+	if err == nil || len(l.errs) > before {
+		return
+	}
+	// The structural pass should have found whatever the decoder did; if
+	// it did not, the decoder's own words are better than nothing.
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		te = &yaml.TypeError{Errors: []string{err.Error()}}
+	}
+	for _, msg := range te.Errors {
+		line := 0
+		if m := typeErrRE.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		l.add(f, &Error{File: f.doc.file, Line: line, Column: min(line, 1), Export: f.export, Msg: msg})
+	}
+	f.bad = append(f.bad, "")
+}
+
+// resolvePath resolves p against dir unless it is absolute.
+func resolvePath(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// daemonFile is the daemon config as written.
+type daemonFile struct {
+	StateDir     string                  `yaml:"state_dir"`
+	SchedulesDir string                  `yaml:"schedules_dir"`
+	InstanceID   string                  `yaml:"instance_id"`
+	Sources      map[string]*Source      `yaml:"sources"`
+	Integrations map[string]*Integration `yaml:"integrations"`
+	Server       Server                  `yaml:"server"`
+	Runs         Runs                    `yaml:"runs"`
+	Defaults     defaultsFile            `yaml:"defaults"`
+}
+
+type defaultsFile struct {
+	Timezone           string      `yaml:"timezone"`
+	CatchUp            string      `yaml:"catch_up"`
+	Condition          string      `yaml:"condition"`
+	OnSchemaChange     string      `yaml:"on_schema_change"`
+	Gzip               *bool       `yaml:"gzip"`
+	Retries            retriesFile `yaml:"retries"`
+	PauseAfterFailures *int        `yaml:"pause_after_failures"`
+}
+
+type retriesFile struct {
+	Attempts *int      `yaml:"attempts"`
+	Initial  *Duration `yaml:"initial"`
+	Max      *Duration `yaml:"max"`
+}
+
+// scheduleFile is a schedule file as written; pointers tell "not set"
+// (inherit) from a zero value.
+type scheduleFile struct {
+	Name               string            `yaml:"name"`
+	Description        string            `yaml:"description"`
+	Enabled            *bool             `yaml:"enabled"`
+	Source             string            `yaml:"source"`
+	Cron               string            `yaml:"cron"`
+	Timezone           string            `yaml:"timezone"`
+	Window             *windowFile       `yaml:"window"`
+	CatchUp            string            `yaml:"catch_up"`
+	Condition          string            `yaml:"condition"`
+	DedupeBy           []string          `yaml:"dedupe_by"`
+	Recheck            Duration          `yaml:"recheck"`
+	OnSchemaChange     string            `yaml:"on_schema_change"`
+	Retries            retriesFile       `yaml:"retries"`
+	PauseAfterFailures *int              `yaml:"pause_after_failures"`
+	Element            *workbook.Element `yaml:"element"`
+	Destination        *destinationFile  `yaml:"destination"`
+}
+
+type windowFile struct {
+	Every  string   `yaml:"every"`
+	Column string   `yaml:"column"`
+	Lag    Duration `yaml:"lag"`
+	Start  string   `yaml:"start"`
+}
+
+type destinationFile struct {
+	Integration string `yaml:"integration"`
+	Prefix      string `yaml:"prefix"`
+	URI         string `yaml:"uri"`
+	Filename    string `yaml:"filename"`
+	Gzip        *bool  `yaml:"gzip"`
+}
+
+// loadSchedules loads every schedule file of cfg.SchedulesDir.
+func (l *loader) loadSchedules(cfg *Config) {
+	entries, err := os.ReadDir(cfg.SchedulesDir)
+	if err != nil {
+		return // reported with schedules_dir
+	}
+	first := map[string]*Schedule{}
+	for _, e := range entries {
+		name := e.Name()
+		ext := filepath.Ext(name)
+		if strings.HasPrefix(name, ".") || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		file := filepath.Join(cfg.SchedulesDir, name)
+		// Stat follows symlinks (Kubernetes ConfigMap volumes are links).
+		if st, err := os.Stat(file); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		s, f := l.loadSchedule(cfg, file)
+		if s == nil {
+			continue
+		}
+		if s.Name != "" {
+			if prev, ok := first[s.Name]; ok {
+				line, col := prev.Pos("name")
+				l.errorf(f, "name", "duplicate export name; %q is also defined in %s:%d:%d", s.Name, prev.File, line, col)
+			} else {
+				first[s.Name] = s
+			}
+		}
+		cfg.Schedules = append(cfg.Schedules, s)
+	}
+	slices.SortStableFunc(cfg.Schedules, func(a, b *Schedule) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// loadSchedule reads, decodes and checks one schedule file.
+func (l *loader) loadSchedule(cfg *Config, file string) (*Schedule, *fileState) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		l.add(nil, &Error{File: file, Msg: "cannot read: " + pathErrReason(err)})
+		return nil, nil
+	}
+	f := l.parse(file, data, "a schedule needs at least name, source, cron, element and destination")
+	if f == nil {
+		return nil, nil
+	}
+	for _, p := range pairs(f.doc.root) {
+		if v := deref(p.v); p.k.Value == "name" && v.Kind == yaml.ScalarNode && !isNull(v) {
+			f.export = v.Value
+		}
+	}
+	var raw scheduleFile
+	l.decode(f, data, &raw)
+	s := l.checkSchedule(cfg, f, &raw)
+	if f.errs == 0 && l.opts.CheckElement != nil && s.SourceConfig != nil && !l.sourceBad[s.Source] {
+		for _, ee := range l.opts.CheckElement(cfg, s) {
+			path := "element"
+			if ee.Field != "" {
+				path += "." + ee.Field
+			}
+			l.errorf(f, path, "%s", ee.Msg)
+		}
+	}
+	return s, f
+}

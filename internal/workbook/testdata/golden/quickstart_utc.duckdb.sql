@@ -1,0 +1,9 @@
+-- params: 
+-- columns: "Day of Request Time" Date, "Success" Integer, "Failure" Integer
+SELECT
+  CAST(t."REQUEST_TIME" AS DATE) AS "Day of Request Time",
+  count(*) FILTER (WHERE (t."EVENT_TYPE" = 'LOGIN') AND (t."EVENT_STATUS" = 'SUCCESS')) AS "Success",
+  count(*) FILTER (WHERE (t."EVENT_TYPE" = 'LOGIN') AND (t."EVENT_STATUS" = 'FAILURE')) AS "Failure"
+FROM "AUDIT_LOGS" AS t
+GROUP BY CAST(t."REQUEST_TIME" AS DATE)
+ORDER BY 1 ASC NULLS LAST

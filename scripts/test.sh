@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite: what the README's test command and CI run.
+# Fails if any test fails or is skipped (except suites listed in
+# ALLOWED_SKIPS, which need outside accounts), then runs each fuzzer for a
+# short budget and smoke-runs the benchmarks once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-20s}
+# Suites that need an outside account; the README lists them.
+ALLOWED_SKIPS='^TestSnowflakeLive'
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+set +e
+go test -json -count=1 -timeout 30m ./... > "$out/test.json"
+status=$?
+set -e
+go run ./scripts/testreport "$ALLOWED_SKIPS" < "$out/test.json"
+[ "$status" -eq 0 ] || { echo "go test failed (exit $status)"; exit "$status"; }
+
+echo "== fuzz ($FUZZTIME each)"
+for target in $(grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1 dirname | sort -u); do
+  for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$target"/*_test.go | sed 's/^func //'); do
+    echo "-- $target $f"
+    go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "./$target"
+  done
+done
+
+echo "== benchmarks (smoke: one iteration each)"
+go test -run '^$' -bench . -benchtime 1x -short ./... | grep -E '^(Benchmark|ok|FAIL|---)' || true
+echo "all tests passed"
