@@ -127,8 +127,8 @@ func (l *loader) keyErrorf(f *fileState, path, format string, args ...any) {
 }
 
 var (
-	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	typeErrRE  = regexp.MustCompile(`^line (\d+): (.*)$`)
+	yamlLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	typeErrRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
 	yamlAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
 	// yamlParserErrRE matches the problems go-yaml's parser (not its
 	// scanner) reports.

@@ -208,7 +208,8 @@ type Options struct {
 	// Gzip compresses the CSV. The gzip header carries no name and no time, so the same CSV always
 	// gives the same compressed bytes and sha256.
 	Gzip bool
-	// GzipLevel is a compress/gzip level; 0 means gzip.DefaultCompression.
+	// GzipLevel is a compression level from 1 (fastest) to 9 (smallest); 0 picks level 2, see
+	// defaultGzipLevel. Any level gives standard gzip that every gunzip reads.
 	GzipLevel int
 }
 

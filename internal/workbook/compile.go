@@ -378,12 +378,14 @@ func (c *compiler) run() *Compiled {
 				}
 			}
 			var order []string
+			seen := map[string]bool{}
 			if windowCol != nil {
-				order = append(order, "t."+quoteIdent(windowCol.Name))
+				w := "t." + quoteIdent(windowCol.Name)
+				order, seen[w] = append(order, w), true
 			}
 			for _, o := range outs {
-				if o.e.t != Other {
-					order = append(order, o.e.sql)
+				if o.e.t != Other && !seen[o.e.sql] {
+					order, seen[o.e.sql] = append(order, o.e.sql), true
 				}
 			}
 			if len(order) == 0 {

@@ -19,7 +19,7 @@ SELECT
   (date_diff('day', (t."D" - CAST(isodow(t."D") - 1 AS INTEGER)), (CAST($1 AS DATE) - CAST(isodow(CAST($1 AS DATE)) - 1 AS INTEGER))) // 7) AS "Diff",
   date_diff('hour', t."TS", CAST($2 AS TIMESTAMP)) AS "Diff Hours",
   isodow(timezone('America/Los_Angeles', timezone('UTC', t."TS"))) AS "Part",
-  make_date(2027, 3, CAST(t."N" AS BIGINT)) AS "Date",
+  make_date(2027, 3, CAST((abs(t."N") + 1) AS BIGINT)) AS "Date",
   TRY_CAST('2027-03-14' AS DATE) AS "Date Text",
   ((((round(t."X", 1) + floor(t."X")) + ceil(t."X")) + abs(t."N")) + power(t."N", 2)) AS "Numbers"
 FROM "FX" AS t
