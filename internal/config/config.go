@@ -93,8 +93,8 @@ type Source struct {
 	// source) what the source cannot tell or what validate needs offline.
 	Columns map[string]map[string]*ColumnOptions `yaml:"columns,omitempty" json:"columns,omitempty"`
 
-	DuckDB    DuckDBOptions    `yaml:",inline" variant:"duckdb" json:"duckdb"`
-	Snowflake SnowflakeOptions `yaml:",inline" variant:"snowflake" json:"snowflake"`
+	DuckDB    DuckDBOptions    `yaml:",inline" variant:"duckdb" json:"duckdb,omitzero"`
+	Snowflake SnowflakeOptions `yaml:",inline" variant:"snowflake" json:"snowflake,omitzero"`
 }
 
 // ColumnOptions describe one source column.
@@ -167,8 +167,8 @@ type Integration struct {
 	// Type is "folder" or "s3".
 	Type string `yaml:"type" json:"type"`
 
-	Folder FolderOptions `yaml:",inline" variant:"folder" json:"folder"`
-	S3     S3Options     `yaml:",inline" variant:"s3" json:"s3"`
+	Folder FolderOptions `yaml:",inline" variant:"folder" json:"folder,omitzero"`
+	S3     S3Options     `yaml:",inline" variant:"s3" json:"s3,omitzero"`
 }
 
 // FolderOptions are the settings of a "folder" integration.

@@ -69,8 +69,9 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 
 // daemon decodes and checks the daemon config; nil when it is unusable.
 func (l *loader) daemon(path string, data []byte) *Config {
-	f := l.parse(path, data, "the daemon config needs at least state_dir, sources and integrations")
-	if f == nil {
+	f := &fileState{doc: &document{file: path}}
+	l.files = append(l.files, f)
+	if !l.parse(f, data, "the daemon config needs at least state_dir, sources and integrations") {
 		return nil
 	}
 	var raw daemonFile
@@ -114,9 +115,9 @@ func (l *loader) daemon(path string, data []byte) *Config {
 
 	l.sourceBad = map[string]bool{}
 	for _, name := range sortedKeys(cfg.Sources) {
-		before := f.errs
+		before := len(f.errs)
 		l.checkSource(f, cfg, name)
-		l.sourceBad[name] = f.errs > before
+		l.sourceBad[name] = len(f.errs) > before
 	}
 	for _, name := range sortedKeys(cfg.Integrations) {
 		l.checkIntegration(f, cfg, name)
@@ -143,7 +144,7 @@ func (l *loader) checkSource(f *fileState, cfg *Config, name string) {
 	if s.Timezone == "" {
 		s.Timezone = DefaultTimezone
 	}
-	loc, err := loadLocation(s.Timezone)
+	loc, err := l.location(s.Timezone)
 	if err != nil {
 		l.errorf(f, p+".timezone", "%v", err)
 	}
@@ -161,7 +162,7 @@ func (l *loader) checkSource(f *fileState, cfg *Config, name string) {
 				cols[col] = o
 			}
 			if o.Zone != "" {
-				if o.Location, err = loadLocation(o.Zone); err != nil {
+				if o.Location, err = l.location(o.Zone); err != nil {
 					l.errorf(f, cp+".zone", "%v", err)
 				}
 			}
@@ -411,7 +412,7 @@ func (l *loader) checkRuns(f *fileState, cfg *Config) {
 func (l *loader) checkDefaults(f *fileState, cfg *Config, raw *defaultsFile) {
 	d := &cfg.Defaults
 	d.Timezone = cmpOr(raw.Timezone, DefaultTimezone)
-	loc, err := loadLocation(d.Timezone)
+	loc, err := l.location(d.Timezone)
 	if err != nil {
 		l.errorf(f, "defaults.timezone", "%v", err)
 		loc = time.UTC

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/exportd/exportd/internal/workbook"
 )
@@ -65,16 +67,23 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 	if cfg != nil {
 		l.loadSchedules(cfg)
 	}
-	if len(l.errs) > 0 {
-		l.errs.sort()
-		return nil, l.errs
+	var errs Errors
+	for _, f := range l.files {
+		errs = append(errs, f.errs...)
+	}
+	if len(errs) > 0 {
+		errs.sort()
+		return nil, errs
 	}
 	return cfg, nil
 }
 
 type loader struct {
 	opts LoadOptions
-	errs Errors
+	// files are the files loaded so far, with their problems.
+	files []*fileState
+	// locs caches time zones: time.LoadLocation reads a file each time.
+	locs map[string]locResult
 	// sourceBad marks sources with problems: their schedules are not
 	// handed to CheckElement, which could not make sense of them.
 	sourceBad map[string]bool
@@ -87,7 +96,7 @@ type fileState struct {
 	// bad are paths with a structural error; semantic checks at or below
 	// them would only repeat it.
 	bad  []string
-	errs int
+	errs Errors
 }
 
 func (f *fileState) isBad(path string) bool {
@@ -99,12 +108,9 @@ func (f *fileState) isBad(path string) bool {
 	return false
 }
 
-func (l *loader) add(f *fileState, e *Error) {
-	if f != nil {
-		f.errs++
-	}
-	l.errs = append(l.errs, e)
-}
+// add records a problem of f. It touches nothing but f, so that files can
+// be parsed concurrently.
+func (l *loader) add(f *fileState, e *Error) { f.errs = append(f.errs, e) }
 
 // errorf reports a problem at path (a YAML path in f) unless a structural
 // error already covers it.
@@ -137,14 +143,14 @@ var (
 
 // parse reads one YAML document. It reports an empty file, a file that is
 // not YAML, a second document and a top level that is not a mapping, and
-// returns nil for all of them.
-func (l *loader) parse(file string, data []byte, what string) *fileState {
-	f := &fileState{doc: &document{file: file}}
-	fail := func(line, col int, msg string) *fileState {
+// returns false for all of them.
+func (l *loader) parse(f *fileState, data []byte, what string) bool {
+	file := f.doc.file
+	fail := func(line, col int, msg string) bool {
 		l.add(f, &Error{File: file, Line: line, Column: col, Msg: msg})
-		return nil
+		return false
 	}
-	parseErr := func(err error) *fileState {
+	parseErr := func(err error) bool {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		line := 0
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
@@ -191,14 +197,14 @@ func (l *loader) parse(file string, data []byte, what string) *fileState {
 		return fail(root.Line, root.Column, "must be a mapping of fields, not "+describeNode(root))
 	}
 	f.doc.root = root
-	return f
+	return true
 }
 
 // decode checks the document against out's type (the structural pass) and
 // decodes it strictly. out keeps what could be decoded even when there are
 // problems, so that semantic checks still run on the rest.
 func (l *loader) decode(f *fileState, data []byte, out any) {
-	before := len(l.errs)
+	before := len(f.errs)
 	c := checker{report: func(n *yaml.Node, field, msg string, bad ...string) {
 		l.add(f, &Error{File: f.doc.file, Line: n.Line, Column: n.Column, Export: f.export, Field: field, Msg: msg})
 		f.bad = append(f.bad, bad...)
@@ -207,7 +213,7 @@ func (l *loader) decode(f *fileState, data []byte, out any) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err := dec.Decode(out)
-	if err == nil || len(l.errs) > before {
+	if err == nil || len(f.errs) > before {
 		return
 	}
 	// The structural pass should have found whatever the decoder did; if
@@ -299,13 +305,15 @@ type destinationFile struct {
 	Gzip        *bool  `yaml:"gzip"`
 }
 
-// loadSchedules loads every schedule file of cfg.SchedulesDir.
+// loadSchedules loads every schedule file of cfg.SchedulesDir. Reading,
+// parsing and decoding run in parallel (they are most of the work with
+// thousands of schedules); checks and CheckElement run in file order.
 func (l *loader) loadSchedules(cfg *Config) {
 	entries, err := os.ReadDir(cfg.SchedulesDir)
 	if err != nil {
 		return // reported with schedules_dir
 	}
-	first := map[string]*Schedule{}
+	var files []*parsedSchedule
 	for _, e := range entries {
 		name := e.Name()
 		ext := filepath.Ext(name)
@@ -317,16 +325,37 @@ func (l *loader) loadSchedules(cfg *Config) {
 		if st, err := os.Stat(file); err != nil || !st.Mode().IsRegular() {
 			continue
 		}
-		s, f := l.loadSchedule(cfg, file)
-		if s == nil {
+		files = append(files, &parsedSchedule{f: &fileState{doc: &document{file: file}}})
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, p := range files {
+		g.Go(func() error { l.readSchedule(p); return nil })
+	}
+	_ = g.Wait()
+
+	first := map[string]*Schedule{}
+	for _, p := range files {
+		l.files = append(l.files, p.f)
+		if !p.ok {
 			continue
 		}
+		s := l.checkSchedule(cfg, p.f, &p.raw)
 		if s.Name != "" {
 			if prev, ok := first[s.Name]; ok {
 				line, col := prev.Pos("name")
-				l.errorf(f, "name", "duplicate export name; %q is also defined in %s:%d:%d", s.Name, prev.File, line, col)
+				l.errorf(p.f, "name", "duplicate export name; %q is also defined in %s:%d:%d", s.Name, prev.File, line, col)
 			} else {
 				first[s.Name] = s
+			}
+		}
+		if len(p.f.errs) == 0 && l.opts.CheckElement != nil && s.SourceConfig != nil && !l.sourceBad[s.Source] {
+			for _, ee := range l.opts.CheckElement(cfg, s) {
+				path := "element"
+				if ee.Field != "" {
+					path += "." + ee.Field
+				}
+				l.errorf(p.f, path, "%s", ee.Msg)
 			}
 		}
 		cfg.Schedules = append(cfg.Schedules, s)
@@ -334,33 +363,48 @@ func (l *loader) loadSchedules(cfg *Config) {
 	slices.SortStableFunc(cfg.Schedules, func(a, b *Schedule) int { return strings.Compare(a.Name, b.Name) })
 }
 
-// loadSchedule reads, decodes and checks one schedule file.
-func (l *loader) loadSchedule(cfg *Config, file string) (*Schedule, *fileState) {
-	data, err := os.ReadFile(file)
+// parsedSchedule is a schedule file after reading and decoding.
+type parsedSchedule struct {
+	f   *fileState
+	raw scheduleFile
+	ok  bool // decoded far enough to be checked
+}
+
+// readSchedule reads, parses and decodes one schedule file. It touches
+// nothing outside p.
+func (l *loader) readSchedule(p *parsedSchedule) {
+	f := p.f
+	data, err := os.ReadFile(f.doc.file)
 	if err != nil {
-		l.add(nil, &Error{File: file, Msg: "cannot read: " + pathErrReason(err)})
-		return nil, nil
+		l.add(f, &Error{File: f.doc.file, Msg: "cannot read: " + pathErrReason(err)})
+		return
 	}
-	f := l.parse(file, data, "a schedule needs at least name, source, cron, element and destination")
-	if f == nil {
-		return nil, nil
+	if !l.parse(f, data, "a schedule needs at least name, source, cron, element and destination") {
+		return
 	}
-	for _, p := range pairs(f.doc.root) {
-		if v := deref(p.v); p.k.Value == "name" && v.Kind == yaml.ScalarNode && !isNull(v) {
+	for _, kv := range pairs(f.doc.root) {
+		if v := deref(kv.v); kv.k.Value == "name" && v.Kind == yaml.ScalarNode && !isNull(v) {
 			f.export = v.Value
 		}
 	}
-	var raw scheduleFile
-	l.decode(f, data, &raw)
-	s := l.checkSchedule(cfg, f, &raw)
-	if f.errs == 0 && l.opts.CheckElement != nil && s.SourceConfig != nil && !l.sourceBad[s.Source] {
-		for _, ee := range l.opts.CheckElement(cfg, s) {
-			path := "element"
-			if ee.Field != "" {
-				path += "." + ee.Field
-			}
-			l.errorf(f, path, "%s", ee.Msg)
-		}
+	l.decode(f, data, &p.raw)
+	p.ok = true
+}
+
+type locResult struct {
+	loc *time.Location
+	err error
+}
+
+// location is loadLocation, cached.
+func (l *loader) location(name string) (*time.Location, error) {
+	if r, ok := l.locs[name]; ok {
+		return r.loc, r.err
 	}
-	return s, f
+	loc, err := loadLocation(name)
+	if l.locs == nil {
+		l.locs = map[string]locResult{}
+	}
+	l.locs[name] = locResult{loc, err}
+	return loc, err
 }

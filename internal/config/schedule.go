@@ -55,7 +55,7 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 	}
 
 	s.Timezone = cmpOr(raw.Timezone, d.Timezone)
-	loc, err := loadLocation(s.Timezone)
+	loc, err := l.location(s.Timezone)
 	if err != nil {
 		l.errorf(f, "timezone", "%v", err)
 	}

@@ -89,11 +89,11 @@ func TestSecretsNeverShown(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`"token":"[redacted]"`,               // JSON
-		`token: '[redacted]'`,                // Redacted()
-		`private_key: '[redacted]'`,          // yaml.Marshal
-		`token=[redacted]`,                   // slog text
-		`[redacted] "[redacted]" [redacted]`, // %s %q %x
+		`"token":"[redacted]"`,             // JSON
+		`token: '[redacted]'`,              // Redacted()
+		`private_key: '[redacted]'`,        // yaml.Marshal
+		`token=[redacted]`,                 // slog text
+		"[redacted] [redacted] [redacted]", // %s %q %x
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %s", want)

@@ -68,22 +68,22 @@ type Kind int
 
 // The kinds. Their formats are described in the package documentation.
 const (
-	KindOther     Kind = iota // unknown types, BIT, JSON, VARIANT: text as the driver gives it
-	KindVarchar               // VARCHAR, TEXT, STRING, CHAR, ENUM
-	KindBoolean               // BOOLEAN
-	KindInteger               // TINYINT..HUGEINT, UTINYINT..UHUGEINT, BIGNUM
-	KindDecimal               // DECIMAL(w,s), NUMERIC, NUMBER, Snowflake FIXED
-	KindFloat                 // FLOAT, REAL, DOUBLE: precision follows the Go value (float32 or float64)
-	KindDate                  // DATE
-	KindTimestamp             // TIMESTAMP, TIMESTAMP_NTZ, DATETIME: wall clock as is
-	KindTimestampTZ           // TIMESTAMPTZ, TIMESTAMP WITH TIME ZONE, TIMESTAMP_TZ, TIMESTAMP_LTZ: in UTC
-	KindTimestampUnit         // TIMESTAMP_S, TIMESTAMP_MS, TIMESTAMP_NS: DuckDB's default cast
-	KindTime                  // TIME
-	KindTimeTZ                // TIMETZ, TIME WITH TIME ZONE
-	KindInterval              // INTERVAL
-	KindUUID                  // UUID
-	KindBlob                  // BLOB, BYTEA, BINARY, VARBINARY
-	KindNested                // DuckDB LIST, ARRAY, STRUCT, MAP, UNION, JSON: refused, see the package doc
+	KindOther         Kind = iota // unknown types, BIT, JSON, VARIANT: text as the driver gives it
+	KindVarchar                   // VARCHAR, TEXT, STRING, CHAR, ENUM
+	KindBoolean                   // BOOLEAN
+	KindInteger                   // TINYINT..HUGEINT, UTINYINT..UHUGEINT, BIGNUM
+	KindDecimal                   // DECIMAL(w,s), NUMERIC, NUMBER, Snowflake FIXED
+	KindFloat                     // FLOAT, REAL, DOUBLE: precision follows the Go value (float32 or float64)
+	KindDate                      // DATE
+	KindTimestamp                 // TIMESTAMP, TIMESTAMP_NTZ, DATETIME: wall clock as is
+	KindTimestampTZ               // TIMESTAMPTZ, TIMESTAMP WITH TIME ZONE, TIMESTAMP_TZ, TIMESTAMP_LTZ: in UTC
+	KindTimestampUnit             // TIMESTAMP_S, TIMESTAMP_MS, TIMESTAMP_NS: DuckDB's default cast
+	KindTime                      // TIME
+	KindTimeTZ                    // TIMETZ, TIME WITH TIME ZONE
+	KindInterval                  // INTERVAL
+	KindUUID                      // UUID
+	KindBlob                      // BLOB, BYTEA, BINARY, VARBINARY
+	KindNested                    // DuckDB LIST, ARRAY, STRUCT, MAP, UNION, JSON: refused, see the package doc
 )
 
 var kindNames = [...]string{

@@ -56,7 +56,7 @@ func NewWriter(dst io.Writer, cols []Column, opts Options) (*Writer, error) {
 }
 
 // Write renders one row; row[i] is the value of column i as a database/sql driver returns it
-// (nil is NULL). A row that cannot be rendered is not written at all and the error names the row
+// (nil, a nil []byte or *big.Int, or a driver.Valuer whose Value is nil, is NULL). A row that cannot be rendered is not written at all and the error names the row
 // and column; the Writer stays usable. A failing destination fails this and every later call.
 func (w *Writer) Write(row []any) error {
 	if w.closed {
@@ -75,6 +75,9 @@ func (w *Writer) Write(row []any) error {
 		}
 		if v == nil {
 			continue
+		}
+		if bs, ok := v.([]byte); ok && bs == nil {
+			continue // database/sql's convention: a nil []byte is NULL, []byte{} is empty
 		}
 		var err error
 		if w.buf, err = appendValue(w.buf, &w.cols[i], v); err != nil {

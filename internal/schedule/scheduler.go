@@ -407,10 +407,25 @@ func (s *Scheduler) fireDue(now time.Time) []missed {
 	return misses
 }
 
+// report logs misses and passes them to the Observer. A run of overdue
+// misses of one entry (a day of suspension is 1,440 of a minute schedule) is
+// one log line; the Observer still sees each.
 func (s *Scheduler) report(misses []missed) {
-	for _, m := range misses {
-		s.log.Warn("fire missed", zap.String("schedule", m.name), zap.Time("logical", m.logical), zap.String("reason", string(m.reason)))
+	for i := 0; i < len(misses); i++ {
+		m := misses[i]
 		s.obs.Missed(m.name, m.logical, m.reason)
+		if m.reason != MissOverdue {
+			s.log.Warn("fire missed", zap.String("schedule", m.name), zap.Time("logical", m.logical), zap.String("reason", string(m.reason)))
+			continue
+		}
+		last, n := m, 1
+		for i+1 < len(misses) && misses[i+1].name == m.name && misses[i+1].reason == MissOverdue {
+			i++
+			last, n = misses[i], n+1
+			s.obs.Missed(last.name, last.logical, last.reason)
+		}
+		s.log.Warn("fires missed", zap.String("schedule", m.name), zap.Int("count", n),
+			zap.Time("first_logical", m.logical), zap.Time("last_logical", last.logical), zap.String("reason", string(MissOverdue)))
 	}
 }
 

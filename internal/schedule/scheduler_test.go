@@ -10,6 +10,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // recorder is a RunFunc and an Observer that write down what happened.
@@ -465,7 +468,8 @@ func TestSchedulerOverdue(t *testing.T) {
 		t0 := ts(t, "2027-01-01T00:00:00Z")
 		sleepUntil(t0)
 		rec := newRecorder()
-		s := newScheduler(t, rec, Options{})
+		core, logs := observer.New(zap.WarnLevel)
+		s := newScheduler(t, rec, Options{Logger: zap.New(core)})
 		s.runCtx = t.Context()
 		if err := s.Add([]Entry{{Name: "q", Cron: mustCron(t, "*/15 * * * *", nil)}}); err != nil {
 			t.Fatal(err)
@@ -482,6 +486,9 @@ func TestSchedulerOverdue(t *testing.T) {
 		wantMissed := []string{"q@2027-01-01T00:15:00Z", "q@2027-01-01T00:30:00Z", "q@2027-01-01T00:45:00Z"}
 		if got := rec.missed[MissOverdue]; !slices.Equal(got, wantMissed) {
 			t.Errorf("missed %v, want %v", got, wantMissed)
+		}
+		if l := logs.FilterMessage("fires missed").All(); len(l) != 1 || l[0].ContextMap()["count"] != int64(3) {
+			t.Errorf("logged %v, want one line counting 3 missed fires", logs.All())
 		}
 		if want := t0.Add(75 * time.Minute); !next.Equal(want) {
 			t.Errorf("next fire %s, want %s", next.UTC(), want.UTC())

@@ -219,6 +219,16 @@ func (s *Server) logTail() string {
 	return string(bytes.TrimSpace(data))
 }
 
+// PID is the server's process id, or 0 when it is not running.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Kill kills the server process at once (SIGKILL), as a crash would.
 func (s *Server) Kill() {
 	s.mu.Lock()

@@ -50,7 +50,7 @@ func (r *csvReader) fill() {
 	for len(r.buf) < cap(r.buf)-256 {
 		i := r.row
 		r.row++
-		r.buf = base.Add(time.Duration(i) * 37 * time.Millisecond).AppendFormat(r.buf, "2006-01-02T15:04:05Z")
+		r.buf = base.Add(time.Duration(i)*37*time.Millisecond).AppendFormat(r.buf, "2006-01-02T15:04:05Z")
 		r.buf = append(r.buf, ',')
 		r.buf = append(r.buf, categories[i%4]...)
 		r.buf = append(r.buf, ',')
@@ -132,17 +132,24 @@ func BenchmarkPut1GiB(b *testing.B) {
 	}
 	plain := stores[0].Client()
 	bucket := stores[0].Bucket()
-	measure := func(name string, put func(ctx context.Context, key string) error) (mbps, rss float64) {
+	sums := map[string]float64{}
+	measure := func(name string, put func(ctx context.Context, key string) error) float64 {
 		resetPeakRSS()
+		cpu0, srv0 := cpuSeconds(0), cpuSeconds(gw.PID())
 		start := time.Now()
 		if err := put(b.Context(), fmt.Sprintf("bench/%s-%d.csv", name, time.Now().UnixNano())); err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
-		return float64(size) / 1e6 / time.Since(start).Seconds(), peakRSS()
+		mbps := float64(size) / 1e6 / time.Since(start).Seconds()
+		gib := float64(size) / (1 << 30)
+		sums[name+"_MB/s"] += mbps
+		sums[name+"_peakRSS_MiB"] += peakRSS()
+		sums[name+"_cpu_s/GiB"] += (cpuSeconds(0) - cpu0) / gib
+		sums[name+"_server_cpu_s/GiB"] += (cpuSeconds(gw.PID()) - srv0) / gib
+		return mbps
 	}
-	var sums = map[string]float64{}
 	for b.Loop() {
-		pm, pr := measure("plain", func(ctx context.Context, key string) error {
+		pm := measure("plain", func(ctx context.Context, key string) error {
 			_, err := plain.PutObject(ctx, &s3.PutObjectInput{
 				Bucket: aws.String(bucket), Key: aws.String(key), Body: newCSVReader(size), ContentLength: aws.Int64(size),
 			}, s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware), func(o *s3.Options) {
@@ -150,17 +157,13 @@ func BenchmarkPut1GiB(b *testing.B) {
 			})
 			return err
 		})
-		sums["plain_MB/s"] += pm
-		sums["plain_peakRSS_MiB"] += pr
 		for i, st := range settings {
 			s := stores[i]
-			m, r := measure(st.name, func(ctx context.Context, key string) error {
+			m := measure(st.name, func(ctx context.Context, key string) error {
 				_, err := s.Put(ctx, key, newCSVReader(size), archive.PutOptions{ContentType: "text/csv"})
 				return err
 			})
-			sums[st.name+"_MB/s"] += m
 			sums[st.name+"_ratio"] += m / pm
-			sums[st.name+"_peakRSS_MiB"] += r
 		}
 	}
 	b.StopTimer()
@@ -173,8 +176,30 @@ func BenchmarkPut1GiB(b *testing.B) {
 	}
 	for _, st := range settings {
 		ratio, rss := sums[st.name+"_ratio"]/float64(b.N), sums[st.name+"_peakRSS_MiB"]/float64(b.N)
-		b.Logf("%s: %.0f MB/s = %.2fx the plain PutObject (%.0f MB/s), peak RSS %.0f MiB (targets: >= 0.8x, < 200 MiB)",
-			st.name, sums[st.name+"_MB/s"]/float64(b.N), ratio, sums["plain_MB/s"]/float64(b.N), rss)
+		n := float64(b.N)
+		b.Logf("%s: %.0f MB/s = %.2fx the plain PutObject (%.0f MB/s), peak RSS %.0f MiB (plain %.0f MiB) (targets: >= 0.8x, < 200 MiB); "+
+			"CPU per GiB: ours %.1fs (plain %.1fs), server %.1fs (plain %.1fs)",
+			st.name, sums[st.name+"_MB/s"]/n, ratio, sums["plain_MB/s"]/n, rss, sums["plain_peakRSS_MiB"]/n,
+			sums[st.name+"_cpu_s/GiB"]/n, sums["plain_cpu_s/GiB"]/n, sums[st.name+"_server_cpu_s/GiB"]/n, sums["plain_server_cpu_s/GiB"]/n)
 	}
-	_ = bytes.MinRead
+}
+
+// cpuSeconds is the user+system CPU time of process pid (0: this one).
+func cpuSeconds(pid int) float64 {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/stat"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // clock ticks; 100 Hz on Linux
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,36 +20,100 @@ import (
 	"github.com/exportd/exportd/internal/archive"
 )
 
-// countingReader computes the CRC-64/NVME and size of the stream as the
-// uploader reads it, before it is cut into parts: the full-object checksum
-// sent at CompleteMultipartUpload covers the bytes we were given, and S3
-// refuses the object if what it assembled differs.
-type countingReader struct {
-	r   io.Reader
-	crc *crc64NVME
+// streamSums computes checksums of the stream as the uploader reads it,
+// before it is cut into parts and buffered: the CRC-64/NVME of each part
+// (transfermanager cuts parts of exactly PartSize bytes, the last one
+// shorter) and, by combining those, of the whole object, in one pass over
+// the bytes. S3 verifies each part's checksum on UploadPart and the whole
+// object's on CompleteMultipartUpload, so bytes changed anywhere between
+// the renderer and the disk fail the upload.
+type streamSums struct {
+	r        io.Reader
+	partSize int64
+
+	mu     sync.Mutex
+	n      int64
+	cur    *crc64NVME
+	curLen int64
+	parts  []partSum // by part number - 1
+	full   uint64
+}
+
+type partSum struct {
+	crc uint64
 	n   int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.crc.Write(p[:n])
-	c.n += int64(n)
+func newStreamSums(r io.Reader, partSize int64) *streamSums {
+	return &streamSums{r: r, partSize: partSize, cur: newCRC64NVME()}
+}
+
+func (s *streamSums) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for b := p[:n]; len(b) > 0; {
+		k := min(int64(len(b)), s.partSize-s.curLen)
+		s.cur.Write(b[:k])
+		s.curLen += k
+		b = b[k:]
+		if s.curLen == s.partSize {
+			s.finishPart()
+		}
+	}
+	s.n += int64(n)
+	if err == io.EOF && s.curLen > 0 {
+		s.finishPart()
+	}
 	return n, err
+}
+
+func (s *streamSums) finishPart() {
+	crc := s.cur.Sum64()
+	if len(s.parts) == 0 {
+		s.full = crc
+	} else {
+		s.full = crc64Combine(s.full, crc, s.curLen)
+	}
+	s.parts = append(s.parts, partSum{crc, s.curLen})
+	s.cur, s.curLen = newCRC64NVME(), 0
+}
+
+// part returns part num's checksum if the stream's part num has n bytes.
+func (s *streamSums) part(num int32, n int64) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if num < 1 || int(num) > len(s.parts) || s.parts[num-1].n != n {
+		return "", false
+	}
+	return crcBase64(s.parts[num-1].crc), true
+}
+
+// total returns the size and checksum of all that was read.
+func (s *streamSums) total() (int64, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.curLen > 0 {
+		s.finishPart()
+	}
+	return s.n, crcBase64(s.full)
 }
 
 // uploadClient wraps the S3 client that transfermanager uses for one Put:
 //   - transfermanager v0.5.7 drops per-part checksums at
 //     CompleteMultipartUpload, and S3 refuses a FULL_OBJECT CRC-64/NVME
 //     upload without them: it records each part's and fills them in;
-//   - it adds the full-object checksum and size we computed;
-//   - it computes part checksums with a cached table (the SDK rebuilds one
-//     per write for CRC-64/NVME);
+//   - it sends the checksums computed from the stream (streamSums), and the
+//     full object's with its size at Complete, so the SDK computes none;
+//   - with a signed checksum header the payload need not be hashed for the
+//     signature (UNSIGNED-PAYLOAD), which saves a SHA-256 pass over every
+//     byte on plain-HTTP endpoints (TLS endpoints sign no payload anyway);
 //   - transfermanager logs a failed Complete through the standard log
 //     package (a process-wide logger): this wrapper keeps the error to
-//     itself and the Put aborts the upload and reports it.
+//     itself, and Put aborts the upload and reports it.
 type uploadClient struct {
 	transfermanager.S3APIClient
-	body *countingReader
+	sums *streamSums
 
 	mu          sync.Mutex
 	uploadID    string
@@ -58,11 +123,24 @@ type uploadClient struct {
 	put         *s3.PutObjectOutput
 }
 
-// partChecksum computes the CRC-64/NVME of a part body and rewinds it.
-func partChecksum(body io.Reader) (string, bool) {
+var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+
+// bodyChecksum returns the checksum of a part body: the stream's when the
+// body is the stream's part num, else computed from the body.
+func (u *uploadClient) bodyChecksum(num int32, body io.Reader) (string, bool) {
 	rs, ok := body.(io.ReadSeeker)
 	if !ok {
 		return "", false
+	}
+	n, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return "", false
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return "", false
+	}
+	if sum, ok := u.sums.part(num, n); ok {
+		return sum, true
 	}
 	c := newCRC64NVME()
 	if _, err := io.Copy(c, rs); err != nil {
@@ -75,8 +153,9 @@ func partChecksum(body io.Reader) (string, bool) {
 }
 
 func (u *uploadClient) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	if sum, ok := partChecksum(in.Body); ok {
+	if sum, ok := u.bodyChecksum(1, in.Body); ok {
 		in.ChecksumCRC64NVME = aws.String(sum)
+		opts = append(opts, unsignedPayload)
 	}
 	out, err := u.S3APIClient.PutObject(ctx, in, opts...)
 	if err == nil {
@@ -98,9 +177,10 @@ func (u *uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateM
 }
 
 func (u *uploadClient) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
-	sum, ok := partChecksum(in.Body)
+	sum, ok := u.bodyChecksum(aws.ToInt32(in.PartNumber), in.Body)
 	if ok {
 		in.ChecksumCRC64NVME = aws.String(sum)
+		opts = append(opts, unsignedPayload)
 	}
 	out, err := u.S3APIClient.UploadPart(ctx, in, opts...)
 	if err != nil {
@@ -127,9 +207,10 @@ func (u *uploadClient) CompleteMultipartUpload(ctx context.Context, in *s3.Compl
 	}
 	u.mu.Unlock()
 	// All of the body has been read by now: the sums are final.
-	in.ChecksumCRC64NVME = aws.String(u.body.crc.Base64())
+	size, sum := u.sums.total()
+	in.ChecksumCRC64NVME = aws.String(sum)
 	in.ChecksumType = s3types.ChecksumTypeFullObject
-	in.MpuObjectSize = aws.Int64(u.body.n)
+	in.MpuObjectSize = aws.Int64(size)
 	var out *s3.CompleteMultipartUploadOutput
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -185,12 +266,12 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, opts archiv
 	if err := s.checkWriteKey(key); err != nil {
 		return archive.ObjectInfo{}, err
 	}
-	cr := &countingReader{r: body, crc: newCRC64NVME()}
-	uc := &uploadClient{S3APIClient: s.client, body: cr, parts: map[int32]string{}}
+	sums := newStreamSums(body, s.opts.PartSize)
+	uc := &uploadClient{S3APIClient: s.client, sums: sums, parts: map[int32]string{}}
 	in := &transfermanager.UploadObjectInput{
 		Bucket:            aws.String(s.opts.Bucket),
 		Key:               aws.String(key),
-		Body:              cr,
+		Body:              sums,
 		IfNoneMatch:       aws.String("*"),
 		ChecksumAlgorithm: tmtypes.ChecksumAlgorithm(s3types.ChecksumAlgorithmCrc64nvme), // transfermanager v0.5.7 has no constant for it
 		ChecksumType:      tmtypes.ChecksumTypeFullObject,
@@ -221,7 +302,8 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, opts archiv
 		}
 		return archive.ObjectInfo{}, fmt.Errorf("s3 put %s: %w", s.where(key), err)
 	}
-	info := archive.ObjectInfo{Key: key, Size: cr.n, Modified: time.Now().UTC()}
+	size, ours := sums.total()
+	info := archive.ObjectInfo{Key: key, Size: size, Modified: time.Now().UTC()}
 	var crc *string
 	switch {
 	case complete != nil:
@@ -241,10 +323,10 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, opts archiv
 		}
 	}
 	if crc != nil {
-		if *crc != cr.crc.Base64() {
+		if *crc != ours {
 			// S3 verified the checksum we sent, so this cannot happen
 			// unless the server ignores checksums: say so loudly.
-			return archive.ObjectInfo{}, fmt.Errorf("s3 put %s: the server's CRC64NVME %s differs from ours %s", s.where(key), *crc, cr.crc.Base64())
+			return archive.ObjectInfo{}, fmt.Errorf("s3 put %s: the server's CRC64NVME %s differs from ours %s", s.where(key), *crc, ours)
 		}
 		info.Checksums = map[string]string{"CRC64NVME": *crc}
 	}
