@@ -13,7 +13,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
-		"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/archive"
 )
 
 // benchInit makes the demo audit log five times bigger (about 1M rows of

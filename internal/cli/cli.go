@@ -118,7 +118,6 @@ func isUsage(err error) bool {
 	return false
 }
 
-
 func (g *globals) load(ctx context.Context, o app.Options) (*app.App, error) {
 	o.ConfigPath = g.configPath
 	o.Logger = g.logger
