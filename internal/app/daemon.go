@@ -74,7 +74,12 @@ func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u 
 
 // Fire does what a fire of schedule name at logical time T must do: a
 // snapshot, or every due window under the schedule's catch-up policy.
-func (a *App) Fire(ctx context.Context, name string, T time.Time) (FireResult, error) {
+//
+// observe, if not nil, is called after each unit with its result.
+func (a *App) Fire(ctx context.Context, name string, T time.Time, observe func(export.Result, error)) (FireResult, error) {
+	if observe == nil {
+		observe = func(export.Result, error) {}
+	}
 	var fr FireResult
 	j, s, err := a.Job(ctx, name)
 	if err != nil {
@@ -85,6 +90,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time) (FireResult, e
 	if ws == nil {
 		u := archive.Unit{Schedule: name, Logical: T.UTC()}
 		res, err := a.runUnit(ctx, j, s, u)
+		observe(res, err)
 		return a.account(log, res, err)
 	}
 	c, err := schedule.ParseCron(s.Cron, s.Location)
@@ -103,6 +109,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time) (FireResult, e
 	for _, w := range plan.Lost {
 		res, err := j.MarkLost(ctx, archive.Unit{Schedule: name, Logical: T.UTC(), Window: w},
 			fmt.Sprintf("the source keeps %s of data; this window ended before that", time.Duration(s.SourceConfig.Retention)))
+		observe(res, err)
 		r, err := a.account(log, res, err)
 		if err == nil && r.Exported == 1 {
 			r.Exported, r.Lost = 0, 1
@@ -119,6 +126,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time) (FireResult, e
 		}
 		g.Go(func() error {
 			res, err := a.runUnit(gctx, j, s, archive.Unit{Schedule: name, Logical: T.UTC(), Window: pw.Window})
+			observe(res, err)
 			r, err := a.account(log, res, err)
 			mu.Lock()
 			fr.add(r)
@@ -166,7 +174,7 @@ func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult
 // CatchUp brings every enabled schedule up to date once: windowed schedules
 // export their missing closed windows, snapshot schedules their latest
 // scheduled fire if it is not archived. It is `serve --once`.
-func (a *App) CatchUp(ctx context.Context) (FireResult, error) {
+func (a *App) CatchUp(ctx context.Context, observe func(export.Result, error)) (FireResult, error) {
 	var total FireResult
 	var errs []error
 	now := a.opts.Now().UTC().Truncate(time.Second)
@@ -186,7 +194,7 @@ func (a *App) CatchUp(ctx context.Context) (FireResult, error) {
 				continue
 			}
 		}
-		fr, err := a.Fire(ctx, s.Name, T)
+		fr, err := a.Fire(ctx, s.Name, T, observe)
 		total.add(fr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule %q: %w", s.Name, err))
@@ -195,38 +203,3 @@ func (a *App) CatchUp(ctx context.Context) (FireResult, error) {
 	return total, errors.Join(errs...)
 }
 
-// Serve runs every enabled schedule on its cron until ctx is done, after
-// catching up once.
-func (a *App) Serve(ctx context.Context) error {
-	if _, err := a.CatchUp(ctx); err != nil {
-		a.log.Error("catch-up at start had failures", zap.Error(err))
-	}
-	sch, err := schedule.New(schedule.Options{
-		Logger: a.log,
-		Run: func(ctx context.Context, name string, logical time.Time) error {
-			_, err := a.Fire(ctx, name, logical)
-			return err
-		},
-		MaxConcurrent:   a.cfg.Runs.MaxConcurrent,
-		ShutdownTimeout: time.Duration(a.cfg.Server.ShutdownTimeout),
-	})
-	if err != nil {
-		return err
-	}
-	var entries []schedule.Entry
-	for _, s := range a.cfg.Schedules {
-		if !s.Enabled {
-			continue
-		}
-		c, err := schedule.ParseCron(s.Cron, s.Location)
-		if err != nil {
-			return err
-		}
-		entries = append(entries, schedule.Entry{Name: s.Name, Cron: c})
-	}
-	if err := sch.Add(entries); err != nil {
-		return err
-	}
-	a.log.Info("serving", zap.Int("schedules", len(entries)))
-	return sch.Run(ctx)
-}

@@ -229,12 +229,16 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			if once {
-				fr, err := a.CatchUp(ctx)
+				fr, err := a.CatchUp(ctx, nil)
 				fmt.Fprintf(cmd.OutOrStdout(), "catch-up: %d exported, %d already archived, %d lost, %d skipped, %d failed\n",
 					fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)
 				return err
 			}
-			return a.Serve(ctx)
+			d, err := app.NewDaemon(a)
+			if err != nil {
+				return err
+			}
+			return d.Run(ctx)
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "catch up every schedule, then exit (0, or 1 if any window failed)")

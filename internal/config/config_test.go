@@ -409,6 +409,25 @@ func TestMutations(t *testing.T) {
 			`exportd.yaml:8:16: sources.demo.retention: invalid duration "90": missing unit; use a number with a unit, e.g. 90d, 5y, 2h, 30m`,
 			sched + `:3:7: export "logins": cron: invalid cron expression: expected exactly 5 fields, found 4: [0 6 * *]`,
 		}},
+		{name: "sources unreadable, schedules quiet", mutate: func(tr *tree) { tr.cfg("sources:", "sources: [demo]\nold_sources:") },
+			want: []string{
+				`exportd.yaml:3:10: sources: must be a mapping, not a list`,
+				`exportd.yaml:4:1: unknown field "old_sources"; valid fields: state_dir, schedules_dir, instance_id, sources, integrations, server, runs, defaults`,
+			}},
+		{name: "defaults timezone invalid, schedules quiet", mutate: func(tr *tree) {
+			tr.cfg("server:", "defaults: {timezone: Mars/Base}\nserver:")
+			tr.schedule("timezone: Europe/London\n", "")
+		}, want: []string{`exportd.yaml:34:22: defaults.timezone: unknown time zone "Mars/Base"; use an IANA name such as UTC, Europe/London or America/Los_Angeles`}},
+		{name: "defaults retries invalid, schedules quiet", mutate: func(tr *tree) {
+			tr.cfg("server:", "defaults: {retries: {attempts: 0, max: 1s}}\nserver:")
+		}, want: []string{
+			`exportd.yaml:34:32: defaults.retries.attempts: must be at least 1 (1 means no retry)`,
+			`exportd.yaml:34:40: defaults.retries.max: must be at least initial (30s)`,
+		}},
+		{name: "allowed location invalid, destinations quiet", mutate: func(tr *tree) {
+			tr.schedule("{integration: local, prefix: audit}", "{integration: audit_archive, uri: s3://acme-audit/audit/x/}")
+			tr.cfg(`allowed_locations: ["s3://acme-audit/audit/"]`, `allowed_locations: ["acme-audit/audit/"]`)
+		}, want: []string{`exportd.yaml:31:25: integrations.audit_archive.allowed_locations[0]: "acme-audit/audit/" is not an s3:// URI; write s3://bucket/prefix/`}},
 		{name: "disabled", mutate: func(tr *tree) { tr.schedule("source:", "enabled: false\nsource:") }, check: func(t *testing.T, cfg *Config) {
 			if cfg.Schedule("logins").Enabled {
 				t.Error("enabled")

@@ -71,6 +71,7 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 func (l *loader) daemon(path string, data []byte) *Config {
 	f := &fileState{doc: &document{file: path}}
 	l.files = append(l.files, f)
+	l.daemonFile = f
 	if !l.parse(f, data, "the daemon config needs at least state_dir, sources and integrations") {
 		return nil
 	}
@@ -117,10 +118,13 @@ func (l *loader) daemon(path string, data []byte) *Config {
 	for _, name := range sortedKeys(cfg.Sources) {
 		before := len(f.errs)
 		l.checkSource(f, cfg, name)
-		l.sourceBad[name] = len(f.errs) > before
+		l.sourceBad[name] = len(f.errs) > before || f.isBad("sources."+name)
 	}
+	l.integrationBad = map[string]bool{}
 	for _, name := range sortedKeys(cfg.Integrations) {
+		before := len(f.errs)
 		l.checkIntegration(f, cfg, name)
+		l.integrationBad[name] = len(f.errs) > before || f.isBad("integrations."+name)
 	}
 	loopback := l.checkServer(f, cfg)
 	l.checkRuns(f, cfg)
@@ -415,7 +419,8 @@ func (l *loader) checkDefaults(f *fileState, cfg *Config, raw *defaultsFile) {
 	loc, err := l.location(d.Timezone)
 	if err != nil {
 		l.errorf(f, "defaults.timezone", "%v", err)
-		loc = time.UTC
+		// Schedules inherit UTC rather than repeat the error.
+		d.Timezone, loc = DefaultTimezone, time.UTC
 	}
 	d.Location = loc
 	d.CatchUp = CatchUp(cmpOr(raw.CatchUp, string(CatchUpAll)))
@@ -481,13 +486,15 @@ func (l *loader) retries(f *fileState, p string, raw retriesFile, inherit Retrie
 	if raw.Max != nil {
 		r.Max = *raw.Max
 	}
-	if r.Attempts < 1 {
+	// Only what this block sets is checked: inherited values were
+	// checked where they were written.
+	if raw.Attempts != nil && r.Attempts < 1 {
 		l.errorf(f, p+".attempts", "must be at least 1 (1 means no retry)")
 	}
-	if r.Initial <= 0 {
+	if raw.Initial != nil && r.Initial <= 0 {
 		l.errorf(f, p+".initial", "must be positive, e.g. 30s")
 	}
-	if r.Max < r.Initial && r.Initial > 0 {
+	if (raw.Max != nil || raw.Initial != nil) && r.Max < r.Initial && r.Initial > 0 {
 		l.errorf(f, p+".max", "must be at least initial (%s)", r.Initial)
 	}
 	return r

@@ -49,7 +49,10 @@ type LoadOptions struct {
 // Load reads the daemon config at path and every schedule file in its
 // schedules_dir. It returns all problems at once as Errors (matching
 // ErrInvalid), sorted by file, line and column, or another error when the
-// daemon config cannot be read at all.
+// daemon config cannot be read at all. Schedule files are checked only
+// when the daemon config parses (they refer to its sources and
+// integrations). CheckElement sees cfg while it is being loaded:
+// cfg.Schedules is not complete yet.
 func Load(path string, opts LoadOptions) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
@@ -84,9 +87,14 @@ type loader struct {
 	files []*fileState
 	// locs caches time zones: time.LoadLocation reads a file each time.
 	locs map[string]locResult
-	// sourceBad marks sources with problems: their schedules are not
-	// handed to CheckElement, which could not make sense of them.
-	sourceBad map[string]bool
+	// sourceBad and integrationBad mark sources and integrations with
+	// problems: their schedules are not handed to CheckElement, which
+	// could not make sense of them, and are not checked against settings
+	// that are wrong anyway (allowed_locations).
+	sourceBad, integrationBad map[string]bool
+	// daemonFile is the daemon config's state, to stay quiet about
+	// references into parts of it that could not be decoded.
+	daemonFile *fileState
 }
 
 // fileState collects what is known about one file while it is checked.

@@ -44,6 +44,8 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 
 	sources := sortedKeys(cfg.Sources)
 	switch src := cfg.Sources[raw.Source]; {
+	case src == nil && l.daemonFile.isBad("sources"):
+		// The sources could not be read; that error says enough.
 	case len(sources) == 0:
 		l.errorf(f, "source", "no sources are defined in %s; add one under sources", cfg.File)
 	case raw.Source == "":
@@ -195,6 +197,8 @@ func (l *loader) checkDestination(cfg *Config, f *fileState, s *Schedule, raw *s
 	names := sortedKeys(cfg.Integrations)
 	ig := cfg.Integrations[rd.Integration]
 	switch {
+	case ig == nil && l.daemonFile.isBad("integrations"):
+		return // the integrations could not be read; that error says enough
 	case len(names) == 0:
 		l.errorf(f, "destination.integration", "no integrations are defined in %s; add one under integrations", cfg.File)
 		return
@@ -230,7 +234,9 @@ func (l *loader) checkDestination(cfg *Config, f *fileState, s *Schedule, raw *s
 			return
 		}
 		dst.URI, dst.Bucket, dst.Prefix = norm, bucket, prefix
-		l.checkLocation(f, ig, norm)
+		if !l.integrationBad[ig.Name] {
+			l.checkLocation(f, ig, norm)
+		}
 	}
 }
 

@@ -30,8 +30,7 @@
 // grisu.go), laid out like Python's repr: positional when the decimal exponent e of d.ddd×10^e is
 // in [-4, 15] ("0.0001", "1000000000000000.0", with ".0" added to whole numbers), scientific
 // otherwise with a signed exponent of at least two digits ("1e-05", "1e+16",
-// "1.2345678901234568e+17"); "-0.0",
-// "nan", "-nan" (sign bit set), "inf", "-inf".
+// "1.2345678901234568e+17"); "-0.0", "nan", "-nan" (sign bit set), "inf", "-inf".
 //
 // Booleans: true, false.
 //
