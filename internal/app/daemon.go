@@ -202,4 +202,3 @@ func (a *App) CatchUp(ctx context.Context, observe func(export.Result, error)) (
 	}
 	return total, errors.Join(errs...)
 }
-

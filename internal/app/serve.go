@@ -267,7 +267,7 @@ func (d *Daemon) Runs(schedule string, limit int) []RunRecord {
 }
 
 // Observer methods (schedule.Observer): the scheduler's view.
-func (d *Daemon) RunStarted(name string, logical time.Time) {}
+func (d *Daemon) RunStarted(name string, logical time.Time)             {}
 func (d *Daemon) RunFinished(name string, logical time.Time, err error) {}
 func (d *Daemon) Missed(name string, logical time.Time, reason schedule.MissReason) {
 	d.log.Warn("missed fire", zap.String("schedule", name), zap.Time("logical", logical), zap.String("reason", string(reason)))
