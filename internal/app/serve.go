@@ -98,6 +98,13 @@ type Daemon struct {
 	// bg tracks runs started by run now without waiting.
 	bg  sync.WaitGroup
 	ctx context.Context
+
+	lastReloadOK bool
+	lastReload   time.Time
+	onReload     func(ok bool)
+	// WatchInterval is how often config files are checked for changes
+	// (0: 5s; negative: never).
+	WatchInterval time.Duration
 }
 
 // NewDaemon builds a daemon over a loaded App.
@@ -453,6 +460,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	release()
 	d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)))
+	if d.WatchInterval >= 0 {
+		iv := d.WatchInterval
+		if iv == 0 {
+			iv = 5 * time.Second
+		}
+		var wg sync.WaitGroup
+		wctx, cancel := context.WithCancel(ctx)
+		wg.Go(func() { d.watch(wctx, iv) })
+		defer func() { cancel(); wg.Wait() }()
+	}
 	err := d.sched.Run(ctx)
 	d.bg.Wait()
 	if errors.Is(err, schedule.ErrShutdownTimeout) {

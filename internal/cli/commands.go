@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -238,6 +241,20 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// SIGHUP reloads the configuration (validated first).
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						_ = d.Reload(ctx)
+					}
+				}
+			}()
 			return d.Run(ctx)
 		},
 	}

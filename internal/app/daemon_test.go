@@ -1,0 +1,119 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/exportd/exportd/internal/app"
+	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/config"
+)
+
+// daemonAt loads the demo config with the wall clock pinned to now.
+func daemonAt(t *testing.T, cfg string, now time.Time) *app.Daemon {
+	t.Helper()
+	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := app.NewDaemon(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return d
+}
+
+func TestRunNowWindows(t *testing.T) {
+	cfg := demoDir(t)
+	now := time.Date(2026, 11, 1, 1, 30, 0, 0, time.UTC) // 1h30 after the demo data ends
+	d := daemonAt(t, cfg, now)
+	ctx := context.Background()
+
+	// audit-log-rows: daily UTC windows, lag 2h. At 01:30 the window that
+	// ended at midnight is still open (closes at 02:00): the latest closed
+	// one is the day before.
+	rec, err := d.RunNow(ctx, app.RunNowRequest{Schedule: "audit-log-rows", Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "20261030T000000Z-20261031T000000Z"; rec.Unit != want || rec.Outcome != app.OutcomeExported || rec.Rows == 0 {
+		t.Fatalf("run now: %+v, want window %s exported", rec, want)
+	}
+
+	cases := []struct {
+		name  string
+		start time.Time
+		want  string
+	}{
+		{"open window", time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), "not closed yet"},
+		{"misaligned", time.Date(2026, 10, 20, 5, 0, 0, 0, time.UTC), "is not the start of a day window"},
+	}
+	for _, c := range cases {
+		_, err := d.RunNow(ctx, app.RunNowRequest{Schedule: "audit-log-rows", WindowStart: c.start, Wait: true})
+		if !errors.Is(err, app.ErrBadRequest) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a bad request saying %q", c.name, err, c.want)
+		}
+	}
+	// The same window again: already archived, with its manifest key.
+	rec, err = d.RunNow(ctx, app.RunNowRequest{Schedule: "audit-log-rows", WindowStart: time.Date(2026, 10, 30, 0, 0, 0, 0, time.UTC), Wait: true})
+	if !errors.Is(err, archive.ErrAlreadyArchived) || !strings.HasSuffix(rec.ManifestKey, "20261030T000000Z-20261031T000000Z.manifest.json") {
+		t.Fatalf("again: %+v %v", rec, err)
+	}
+	// An ad-hoc snapshot of a windowed schedule goes under adhoc/.
+	rec, err = d.RunNow(ctx, app.RunNowRequest{Schedule: "audit-log-rows", Adhoc: true, Wait: true})
+	if err != nil || !strings.Contains(rec.Key, "/audit-log-rows/adhoc/dt=2026-11-01/") {
+		t.Fatalf("adhoc: %+v %v", rec, err)
+	}
+	if _, err := d.RunNow(ctx, app.RunNowRequest{Schedule: "nope", Wait: true}); !errors.Is(err, app.ErrUnknownSchedule) {
+		t.Fatalf("unknown schedule: %v", err)
+	}
+	// The status shows the freshness: the end of the last archived window.
+	for _, s := range d.Schedules() {
+		if s.Name == "audit-log-rows" && !s.Freshness.Equal(time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("freshness %s", s.Freshness)
+		}
+	}
+	if runs := d.Runs("audit-log-rows", 10); len(runs) != 2 || runs[0].Trigger != "api" {
+		t.Errorf("runs: %+v", runs)
+	}
+}
+
+func TestReloadKeepsRunningConfigWhenInvalid(t *testing.T) {
+	cfg := demoDir(t)
+	d := daemonAt(t, cfg, time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	dir := filepath.Join(filepath.Dir(cfg), "..", "schedules")
+	bad := "name: extra\nsource: demo\ncron: \"0 * * * *\"\nelement:\n  from: {table: AUDIT_LOGS}\n  filters: ['[Event Stauts] = \"FAILURE\"']\ndestination: {integration: local}\n"
+	if err := os.WriteFile(filepath.Join(dir, "extra.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Reload(ctx)
+	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "did you mean [Event Status]") {
+		t.Fatalf("reload of an invalid config: %v", err)
+	}
+	if n := len(d.Schedules()); n != 2 {
+		t.Fatalf("%d schedules after a failed reload, want the old 2", n)
+	}
+	good := strings.Replace(bad, "Stauts", "Status", 1)
+	if err := os.WriteFile(filepath.Join(dir, "extra.yaml"), []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, s := range d.Schedules() {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "audit-log-rows,daily-login-activity,extra" {
+		t.Fatalf("schedules after reload: %v", names)
+	}
+}

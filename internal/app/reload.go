@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Reload loads the configuration anew. A valid one replaces the running
+// one (runs in progress finish on the old one); an invalid one is logged
+// and the old one keeps running.
+func (d *Daemon) Reload(ctx context.Context) error {
+	na, err := Load(ctx, d.opts)
+	if err != nil {
+		d.reloadResult(false)
+		d.log.Error("reload: the new configuration is invalid; keeping the running one", zap.Error(err))
+		return err
+	}
+	entries, err := entriesOf(na.cfg)
+	if err != nil {
+		na.Close()
+		d.reloadResult(false)
+		return err
+	}
+	d.mu.Lock()
+	old := d.app
+	oldRefs := d.appRefs[old]
+	d.app = na
+	d.appRefs[na] = &sync.WaitGroup{}
+	for _, s := range na.cfg.Schedules {
+		if d.states[s.Name] == nil {
+			d.states[s.Name] = &scheduleState{}
+		}
+	}
+	d.mu.Unlock()
+	if err := d.sched.Replace(entries); err != nil {
+		d.log.Error("reload: replace schedules", zap.Error(err))
+	}
+	// Keep paused schedules paused across reloads.
+	for _, s := range na.cfg.Schedules {
+		d.mu.Lock()
+		paused := d.states[s.Name].paused
+		d.mu.Unlock()
+		if paused {
+			_ = d.sched.Pause(s.Name)
+		}
+	}
+	d.reloadResult(true)
+	d.log.Info("configuration reloaded", zap.Int("schedules", len(na.cfg.Schedules)))
+	go func() {
+		oldRefs.Wait()
+		if err := old.Close(); err != nil {
+			d.log.Warn("close replaced configuration", zap.Error(err))
+		}
+		d.mu.Lock()
+		delete(d.appRefs, old)
+		d.mu.Unlock()
+	}()
+	return nil
+}
+
+func (d *Daemon) reloadResult(ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastReloadOK = ok
+	if ok {
+		d.lastReload = time.Now()
+	}
+	if d.onReload != nil {
+		d.onReload(ok)
+	}
+}
+
+// fingerprint summarises the config file and the schedule files, to notice
+// edits without a file-watching dependency.
+func fingerprint(cfgPath, schedulesDir string) string {
+	h := sha256.New()
+	add := func(p string) {
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(h, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	add(cfgPath)
+	entries, _ := os.ReadDir(schedulesDir)
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		add(filepath.Join(schedulesDir, n))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// watch reloads when the config or a schedule file changes, polling every
+// interval until ctx ends.
+func (d *Daemon) watch(ctx context.Context, interval time.Duration) {
+	d.mu.Lock()
+	cfgPath, dir := d.app.cfg.File, d.app.cfg.SchedulesDir
+	d.mu.Unlock()
+	last := fingerprint(cfgPath, dir)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fp := fingerprint(cfgPath, dir)
+			if fp == last {
+				continue
+			}
+			last = fp
+			d.log.Info("configuration files changed; reloading")
+			_ = d.Reload(ctx)
+		}
+	}
+}
