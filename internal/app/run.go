@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,12 +9,13 @@ import (
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/server"
 	"github.com/exportd/exportd/internal/workbook"
 )
 
 // ErrBadRequest marks a run request that can never succeed as asked (an
 // open or misaligned window); the HTTP API answers 400.
-var ErrBadRequest = errors.New("bad run request")
+var ErrBadRequest = server.ErrBadRequest
 
 // RunRequest asks for one unit of a schedule now.
 type RunRequest struct {

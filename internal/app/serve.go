@@ -4,41 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/export"
+	"github.com/exportd/exportd/internal/metrics"
 	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/server"
+	"github.com/exportd/exportd/internal/source"
 )
 
-// ErrRunning: a run of the schedule is in progress (one at a time).
-var ErrRunning = errors.New("a run of this schedule is in progress")
-
-// ErrUnknownSchedule: no schedule has that name.
-var ErrUnknownSchedule = errors.New("unknown schedule")
+// Errors the daemon returns; they are the HTTP API's, so the server maps
+// them to status codes.
+var (
+	ErrRunning         = server.ErrRunning
+	ErrUnknownSchedule = server.ErrUnknownSchedule
+)
 
 // RunRecord is one unit run, for the API and status.
-type RunRecord struct {
-	ID          int64           `json:"id"`
-	Schedule    string          `json:"schedule"`
-	Unit        string          `json:"unit"`
-	Window      *archive.Window `json:"window,omitempty"`
-	Logical     time.Time       `json:"logical_time"`
-	Trigger     string          `json:"trigger"`
-	Started     time.Time       `json:"started"`
-	Finished    time.Time       `json:"finished,omitzero"`
-	Outcome     string          `json:"outcome"`
-	Rows        int64           `json:"rows"`
-	Bytes       int64           `json:"bytes"`
-	Key         string          `json:"key,omitempty"`
-	ManifestKey string          `json:"manifest_key,omitempty"`
-	Attempt     int             `json:"attempt,omitempty"`
-	Error       string          `json:"error,omitempty"`
-}
+type RunRecord = server.RunRecord
+
+// ScheduleStatus is a schedule as the API shows it.
+type ScheduleStatus = server.ScheduleStatus
 
 // Outcomes of a run.
 const (
@@ -105,14 +100,32 @@ type Daemon struct {
 	// WatchInterval is how often config files are checked for changes
 	// (0: 5s; negative: never).
 	WatchInterval time.Duration
+	// Listener, when set, serves the HTTP API instead of binding
+	// server.listen (tests pass 127.0.0.1:0).
+	Listener net.Listener
+
+	registry *prometheus.Registry
+	metrics  *metrics.Metrics
 }
 
 // NewDaemon builds a daemon over a loaded App.
 func NewDaemon(a *App) (*Daemon, error) {
 	d := &Daemon{opts: a.opts, log: a.log, app: a, appRefs: map[*App]*sync.WaitGroup{a: {}},
-		states: map[string]*scheduleState{}}
+		states: map[string]*scheduleState{}, registry: prometheus.NewRegistry(), lastReloadOK: true}
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var names []string
 	for _, s := range a.cfg.Schedules {
 		d.states[s.Name] = &scheduleState{}
+		names = append(names, s.Name)
+	}
+	d.metrics = metrics.New(d.registry, names)
+	d.metrics.SetBuildInfo(a.opts.Version)
+	d.metrics.ConfigReloaded(true, time.Now())
+	d.onReload = func(ok bool) {
+		d.metrics.ConfigReloaded(ok, time.Now())
+		if ok {
+			d.metrics.ResetSchedules(d.scheduleNames())
+		}
 	}
 	sch, err := schedule.New(schedule.Options{
 		Logger: a.log,
@@ -187,6 +200,8 @@ func (d *Daemon) fire(ctx context.Context, name string, T time.Time, trigger str
 	}
 	a, release := d.acquire()
 	defer release()
+	done := d.metrics.RunStarted()
+	defer done()
 	fr, err := a.Fire(ctx, name, T, func(res export.Result, err error) { d.record(name, trigger, res, err) })
 	d.finish(a, name, st, fr)
 	return fr, err
@@ -215,35 +230,43 @@ func (d *Daemon) finish(a *App, name string, st *scheduleState, fr FireResult) {
 		d.log.Error("schedule paused after consecutive failures; resume it over the API once fixed",
 			zap.String("schedule", name), zap.Int("failures", limit))
 		_ = d.sched.Pause(name)
+		d.metrics.SetPaused(name, true)
 	}
 }
 
 // record adds a unit run to the history and the schedule's state.
-func (d *Daemon) record(name, trigger string, res export.Result, err error) {
+func (d *Daemon) record(name, trigger string, res export.Result, err error) RunRecord {
 	r := RunRecord{Schedule: name, Unit: res.Unit.ID(), Logical: res.Unit.Logical, Trigger: trigger,
 		Finished: time.Now().UTC(), Outcome: outcomeOf(res, err), ManifestKey: res.ManifestKey}
 	r.Started = r.Finished.Add(-res.Duration)
-	if !res.Unit.Window.IsZero() {
-		w := res.Unit.Window
-		r.Window = &w
-	}
+	r.Window = windowPtr(res.Unit.Window)
 	if o := res.Object; o != nil {
 		r.Rows, r.Bytes, r.Key = o.Rows, o.Bytes, o.Key
 	}
 	if err != nil && r.Outcome == OutcomeFailed {
 		r.Error = err.Error()
+		d.metrics.RunFailed(name, failureReason(err), res.Duration)
+	} else {
+		end := res.Unit.Logical
+		if !res.Unit.Window.IsZero() {
+			end = res.Unit.Window.End
+		}
+		if res.Unit.Adhoc {
+			end = time.Time{}
+		}
+		d.metrics.RunFinished(name, r.Outcome, r.Rows, r.Bytes, res.Duration, end)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.nextID++
-	r.ID = d.nextID
+	r.ID = strconv.FormatInt(d.nextID, 10)
 	d.history = append(d.history, r)
 	if len(d.history) > historySize {
 		d.history = d.history[len(d.history)-historySize:]
 	}
 	st := d.states[name]
 	if st == nil {
-		return
+		return r
 	}
 	st.lastRun = &d.history[len(d.history)-1]
 	if r.Outcome == OutcomeExported || r.Outcome == OutcomeSkipped || r.Outcome == OutcomeAlreadyArchived {
@@ -258,6 +281,30 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) {
 	if r.Outcome == OutcomeLost {
 		st.lost++
 	}
+	return r
+}
+
+// failureReason classifies a failed run for exportd_run_failures_total.
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, source.ErrQuery):
+		return metrics.ReasonQuery
+	case errors.Is(err, source.ErrAuth):
+		return metrics.ReasonAuth
+	case errors.Is(err, export.ErrSchemaChanged):
+		return metrics.ReasonSchema
+	case errors.Is(err, archive.ErrNotFound), errors.Is(err, archive.ErrExists), errors.Is(err, archive.ErrClaimLost):
+		return metrics.ReasonStore
+	}
+	return metrics.ReasonOther
+}
+
+func (d *Daemon) scheduleNames() []string {
+	var out []string
+	for _, s := range d.app.cfg.Schedules {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // Runs returns the newest runs first, of one schedule or all ("").
@@ -277,6 +324,7 @@ func (d *Daemon) Runs(schedule string, limit int) []RunRecord {
 func (d *Daemon) RunStarted(name string, logical time.Time)             {}
 func (d *Daemon) RunFinished(name string, logical time.Time, err error) {}
 func (d *Daemon) Missed(name string, logical time.Time, reason schedule.MissReason) {
+	d.metrics.MissedFire(name, string(reason))
 	d.log.Warn("missed fire", zap.String("schedule", name), zap.Time("logical", logical), zap.String("reason", string(reason)))
 }
 
@@ -298,6 +346,7 @@ func (d *Daemon) setPaused(name string, paused bool) error {
 		st.consecutiveFailures = 0
 	}
 	d.mu.Unlock()
+	d.metrics.SetPaused(name, paused)
 	if paused {
 		return d.sched.Pause(name)
 	}
@@ -342,52 +391,47 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		release()
 		return RunRecord{}, err
 	}
-	run := func(ctx context.Context) (RunRecord, error) {
-		defer release()
-		res, err := a.runUnit(ctx, j, s, u)
-		d.record(s.Name, "api", res, err)
-		fr, _ := a.account(a.log.With(zap.String("schedule", s.Name)), res, err)
-		d.finish(a, s.Name, st, fr)
-		recs := d.Runs(s.Name, 1)
-		if len(recs) == 0 {
-			return RunRecord{}, err
-		}
-		return recs[0], err
+	started := RunRecord{Schedule: s.Name, Unit: u.ID(), Window: windowPtr(u.Window), Logical: u.Logical,
+		Trigger: server.TriggerAPI, Started: time.Now().UTC(), Outcome: OutcomeRunning}
+	// The run belongs to the daemon: a caller that stops waiting (an HTTP
+	// client hanging up) does not cancel it.
+	runCtx := d.ctx
+	if runCtx == nil {
+		runCtx = context.WithoutCancel(ctx)
 	}
-	if req.Wait {
-		return run(ctx)
+	type result struct {
+		rec RunRecord
+		err error
 	}
+	out := make(chan result, 1)
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		_, _ = run(d.ctx)
+		defer release()
+		done := d.metrics.RunStarted()
+		res, err := a.runUnit(runCtx, j, s, u)
+		done()
+		rec := d.record(s.Name, server.TriggerAPI, res, err)
+		fr, _ := a.account(a.log.With(zap.String("schedule", s.Name)), res, err)
+		d.finish(a, s.Name, st, fr)
+		out <- result{rec, err}
 	}()
-	return RunRecord{Schedule: s.Name, Unit: u.ID(), Window: windowPtr(u.Window), Logical: u.Logical,
-		Trigger: "api", Started: time.Now().UTC(), Outcome: OutcomeRunning}, nil
+	if !req.Wait {
+		return started, nil
+	}
+	select {
+	case r := <-out:
+		return r.rec, r.err
+	case <-ctx.Done():
+		return started, ctx.Err()
+	}
 }
 
-func windowPtr(w archive.Window) *archive.Window {
+func windowPtr(w archive.Window) *server.Window {
 	if w.IsZero() {
 		return nil
 	}
-	return &w
-}
-
-// ScheduleStatus is a schedule as the API shows it.
-type ScheduleStatus struct {
-	Name                string     `json:"name"`
-	Description         string     `json:"description,omitempty"`
-	Cron                string     `json:"cron"`
-	Timezone            string     `json:"timezone"`
-	Windowed            bool       `json:"windowed"`
-	Enabled             bool       `json:"enabled"`
-	Next                time.Time  `json:"next_fire,omitzero"`
-	Status              string     `json:"status"`
-	LastRun             *RunRecord `json:"last_run,omitempty"`
-	Freshness           time.Time  `json:"freshness,omitzero"`
-	LostWindows         int        `json:"lost_windows"`
-	ConsecutiveFailures int        `json:"consecutive_failures"`
-	Paused              bool       `json:"paused"`
+	return &server.Window{Start: w.Start, End: w.End}
 }
 
 // Schedules returns every schedule's status, by name.
@@ -407,33 +451,43 @@ func (d *Daemon) Schedules() []ScheduleStatus {
 			st = &scheduleState{}
 		}
 		ss := ScheduleStatus{Name: s.Name, Description: s.Description, Cron: s.Cron, Timezone: s.Location.String(),
-			Windowed: s.Window != nil, Enabled: s.Enabled, Next: next[s.Name], Freshness: st.freshness,
-			LostWindows: st.lost, ConsecutiveFailures: st.consecutiveFailures, Paused: st.paused}
+			Windowed: s.Window != nil, NextFire: next[s.Name], Freshness: st.freshness,
+			LostWindows: int64(st.lost), ConsecutiveFailures: st.consecutiveFailures, Paused: st.paused}
 		if st.lastRun != nil {
 			lr := *st.lastRun
 			ss.LastRun = &lr
 		}
 		switch {
-		case !s.Enabled:
-			ss.Status = "disabled"
-		case st.paused:
-			ss.Status = "paused"
+		case st.paused || !s.Enabled:
+			ss.Status = server.StatusPaused
 		case st.running:
-			ss.Status = "running"
+			ss.Status = server.StatusRunning
 		case st.consecutiveFailures > 0:
-			ss.Status = "failing"
+			ss.Status = server.StatusFailing
 		default:
-			ss.Status = "idle"
+			ss.Status = server.StatusIdle
 		}
 		out = append(out, ss)
 	}
 	return out
 }
 
-// Run catches up once, then fires schedules until ctx is done; then it
-// waits for running exports (up to shutdown_timeout) and cancels the rest.
+// Run serves the HTTP API, catches up once, then fires schedules until ctx
+// is done; then it waits for running exports (up to shutdown_timeout) and
+// cancels the rest.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.ctx = ctx
+	srvErr := make(chan error, 1)
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		stopHTTP()
+		if err := <-srvErr; err != nil {
+			d.log.Warn("http server", zap.Error(err))
+		}
+	}()
+	if err := d.serveHTTP(httpCtx, srvErr); err != nil {
+		return err
+	}
 	a, release := d.acquire()
 	for _, s := range a.cfg.Schedules {
 		if !s.Enabled {

@@ -105,7 +105,9 @@ func (a *Archive) ensureHeadManifest(ctx context.Context, h Head) error {
 
 // Commit links m into the schedule's chain (Sequence, Prev), writes it
 // create-only and marks the claim done. It returns the manifest key and the
-// sha256 of its bytes.
+// sha256 of its bytes. If another run committed the unit meanwhile (it took
+// over this run's expired claim), Commit links nothing and returns an error
+// matching both ErrClaimLost and ErrAlreadyArchived.
 func (a *Archive) Commit(ctx context.Context, c *Claim, m *Manifest, opts PutOptions) (key, sum string, err error) {
 	l := c.layout
 	key, err = l.ManifestKey(c.unit, c.rec.Revision)

@@ -38,6 +38,8 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 		l.errorf(f, "name", "missing; set a name of 1 to 63 characters a-z, 0-9 and '-' and rename the file to match it")
 	case !archive.NameRE.MatchString(raw.Name):
 		l.errorf(f, "name", "%s is not a valid export name: use 1 to 63 characters a-z, 0-9 and '-', starting with a letter or digit", quoteShort(raw.Name))
+	case raw.Name != base && !archive.NameRE.MatchString(base):
+		l.errorf(f, "name", "must match the file's base name %q, which is not a valid export name: rename the file to %s%s", base, raw.Name, filepath.Ext(f.doc.file))
 	case raw.Name != base:
 		l.errorf(f, "name", "must match the file's base name %q: set name: %s or rename the file to %s%s", base, base, raw.Name, filepath.Ext(f.doc.file))
 	}

@@ -168,7 +168,7 @@ type RunOutcome struct {
 	// exported and already_archived.
 	Key      string    `json:"key,omitempty"`
 	Manifest string    `json:"manifest,omitempty"`
-	Run      RunRecord `json:"run"`
+	Run      RunRecord `json:"run,omitzero"`
 }
 
 // errorBody is every error answer.

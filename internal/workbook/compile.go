@@ -131,6 +131,9 @@ func Compile(el *Element, schema Schema, opts Options) (*Compiled, error) {
 	c := newCompiler(el, schema, opts)
 	out := c.run()
 	if len(c.errs) > 0 {
+		// A formula can be compiled early through a reference from another
+		// one: list problems in the element's field order.
+		sort.SliceStable(c.errs, func(i, j int) bool { return fieldRank(c.errs[i].Field) < fieldRank(c.errs[j].Field) })
 		return nil, c.errs
 	}
 	return out, nil
@@ -853,4 +856,25 @@ func trimStatementEnd(sql string) string {
 		}
 		sql = strings.TrimSpace(sql[:last] + sql[last+1:])
 	}
+}
+
+// fieldRank orders fields as they appear in an element.
+func fieldRank(field string) int {
+	order := []string{"dialect", "timezone", "source", "week_start", "from", "group_by", "columns", "filters",
+		"window", "dedupe_by", "order_by", "limit"}
+	name, idx := field, 0
+	if i := strings.IndexAny(field, ".["); i >= 0 {
+		name = field[:i]
+		if field[i] == '[' {
+			if j := strings.IndexByte(field[i:], ']'); j > 0 {
+				fmt.Sscanf(field[i+1:i+j], "%d", &idx)
+			}
+		}
+	}
+	for r, n := range order {
+		if n == name {
+			return r*1_000_000 + idx
+		}
+	}
+	return len(order) * 1_000_000
 }

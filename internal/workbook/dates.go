@@ -4,7 +4,7 @@ import "time"
 
 var utc = time.UTC
 
-// toVal writes DuckDB's interval constructor for a unit.
+// durationFn writes DuckDB's interval constructor for a unit.
 func durationFn(u string, n string) string {
 	switch u {
 	case "year":
@@ -95,9 +95,6 @@ func (c *compiler) datePart(u string, d expr) expr {
 	}
 	if u == "weekday" {
 		dow := c.fn("isodow", "DAYOFWEEKISO", x)
-		if c.sf {
-			dow = "DAYOFWEEKISO(" + x + ")"
-		}
 		if c.sunday {
 			return expr{sql: "(" + dow + " % 7 + 1)", t: Integer}
 		}

@@ -115,6 +115,14 @@ func TestErrors(t *testing.T) {
 		{"NUL in formula", func(el *Element, o *Options) {
 			el.Filters = []string{"[Event Type] = \"a\x00\""}
 		}, []string{`filters[0]: column 18: NUL character in formula`}},
+		{"errors in field order", func(el *Element, o *Options) {
+			// Compiling column 0 compiles column 1 first (through [Failure]).
+			el.Columns[0].Formula = "[Failure] + Sum([Event Type])"
+			el.Columns[1].Formula = "Sum([User Email])"
+		}, []string{
+			`columns[0].formula: column 17: Sum: argument 1 must be a Number, got Text`,
+			`columns[1].formula: column 5: Sum: argument 1 must be a Number, got Text`,
+		}},
 		{"several problems at once", func(el *Element, o *Options) {
 			el.Columns[0].Formula = `CountIf([Event Stauts] = "SUCCESS")`
 			el.Columns[1].Formula = `Sum([User Email])`

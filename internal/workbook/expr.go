@@ -335,9 +335,13 @@ func opTitle(op string) string {
 func (c *compiler) concat(es ...expr) string {
 	var parts []string
 	for _, e := range es {
-		// Flatten a & b & c into one call.
-		if e.t == Text && strings.HasPrefix(e.sql, "concat(") && !c.sf && e.lit == nil && isFlatConcat(e.sql) {
-			parts = append(parts, strings.TrimSuffix(strings.TrimPrefix(e.sql, "concat("), ")"))
+		// Flatten a & b & c into one call (a concat is never Null).
+		prefix := "concat("
+		if c.sf {
+			prefix = "CONCAT("
+		}
+		if e.t == Text && e.lit == nil && strings.HasPrefix(e.sql, prefix) && isFlatConcat(e.sql) {
+			parts = append(parts, strings.TrimSuffix(strings.TrimPrefix(e.sql, prefix), ")"))
 			continue
 		}
 		s := e.sql

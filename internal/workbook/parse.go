@@ -182,11 +182,23 @@ func lex(src string) ([]token, *syntaxError) {
 type node interface{ position() int }
 
 type (
-	numLit  struct{ text string; pos int }
-	strLit  struct{ val string; pos int }
-	boolLit struct{ val bool; pos int }
+	numLit struct {
+		text string
+		pos  int
+	}
+	strLit struct {
+		val string
+		pos int
+	}
+	boolLit struct {
+		val bool
+		pos int
+	}
 	nullLit struct{ pos int }
-	refNode struct{ name string; pos int }
+	refNode struct {
+		name string
+		pos  int
+	}
 	callNode struct {
 		name string
 		args []node
@@ -243,7 +255,7 @@ func parseFormula(src string) (node, *syntaxError) {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func describe(t token) string {
 	switch t.kind {

@@ -2,6 +2,7 @@ package workbook
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,9 +100,7 @@ SELECT ` + start + ` + to_seconds(i * ` + itoa(step) + `),
 FROM range(` + itoa(n) + `) r(i)`
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string { return fmtVal(int64(i), "") }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // TestRowExport covers an element without group_by: all columns by display
 // name, a window on a column stored as Los Angeles wall clock, dedupe, and
@@ -186,5 +185,37 @@ func TestNowIsBound(t *testing.T) {
 	}
 	if args, _ := sf.Bind(Values{Now: runNow}); !reflect.DeepEqual(args, []any{"2027-11-08 05:00:00.000000", "2027-11-07", "2027-11-08 05:00:00.000000"}) {
 		t.Errorf("snowflake args %v", args)
+	}
+}
+
+// TestWindowColumnTypes checks the window on a TIMESTAMPTZ column (bound as
+// an instant) and on a DATE column (bound as the local date in the
+// column's zone), under a session time zone of Asia/Tokyo.
+func TestWindowColumnTypes(t *testing.T) {
+	db := openDB(t)
+	mustExec(t, db, fxDDL)
+	la := mustLoad(t, "America/Los_Angeles")
+	el := &Element{From: From{Table: "FX"}, Columns: []CalcColumn{{Formula: "[ID]"}}, OrderBy: []Order{{Column: "ID"}}}
+
+	v := Values{WindowStart: time.Date(2027, 3, 14, 10, 0, 0, 0, time.UTC), WindowEnd: time.Date(2027, 11, 7, 9, 0, 0, 0, time.UTC)}
+	rows, c := run(t, db, el, fxSchema(), Options{Window: &WindowHook{Column: "TZ"}}, v)
+	if g := joinRows(rows); g != "2;4" {
+		t.Errorf("TIMESTAMPTZ window got %s\n%s", g, c.SQL)
+	}
+	if want := []Param{{"window_start", "timestamptz"}, {"window_end", "timestamptz"}}; !reflect.DeepEqual(c.Params, want) {
+		t.Errorf("params %v", c.Params)
+	}
+
+	// D in [2027-01-01, 2027-03-15): rows 1 and 4. The schema's zone is Los
+	// Angeles, so the window's LA midnights are those dates.
+	v = Values{WindowStart: time.Date(2027, 1, 1, 0, 0, 0, 0, la), WindowEnd: time.Date(2027, 3, 15, 0, 0, 0, 0, la)}
+	schema := fxSchema()
+	schema.Zone = la
+	rows, c = run(t, db, el, schema, Options{Window: &WindowHook{Column: "D"}}, v)
+	if g := joinRows(rows); g != "1;4" {
+		t.Errorf("DATE window got %s\n%s", g, c.SQL)
+	}
+	if args, _ := c.Bind(v); !reflect.DeepEqual(args, []any{"2027-01-01", "2027-03-15"}) {
+		t.Errorf("date args %v", args)
 	}
 }

@@ -70,6 +70,8 @@ func (t Type) Name() string {
 		return "Number"
 	case DatetimeTZ:
 		return "DatetimeTZ"
+	case Other:
+		return "Other"
 	}
 	return t.String()
 }

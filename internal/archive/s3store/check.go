@@ -13,10 +13,24 @@ import (
 	"go.uber.org/zap"
 )
 
-// ErrBucket is wrapped by Check's errors: the bucket is missing, refuses our
-// credentials or lacks what the configuration needs. It is a configuration
-// problem; retrying does not help.
+// ErrBucket matches Check's errors (errors.Is) when the bucket is missing,
+// refuses our credentials or lacks what the configuration needs: a
+// configuration problem that retrying does not fix.
 var ErrBucket = errors.New("s3 bucket not usable")
+
+// bucketError is a Check failure: its message says what to fix.
+type bucketError struct {
+	msg string
+	err error
+}
+
+func (e *bucketError) Error() string        { return e.msg }
+func (e *bucketError) Unwrap() error        { return e.err }
+func (e *bucketError) Is(target error) bool { return target == ErrBucket }
+
+func bucketErrf(cause error, format string, args ...any) error {
+	return &bucketError{msg: fmt.Sprintf(format, args...), err: cause}
+}
 
 func checkRetry(o *s3.Options) { o.RetryMaxAttempts = 2 }
 
@@ -33,13 +47,11 @@ func (s *Store) endpoint() string {
 // one error that says what to fix.
 func (s *Store) Check(ctx context.Context) error {
 	b := s.opts.Bucket
-	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b)}, checkRetry)
-	if err != nil {
-		return s.bucketErr(err)
-	}
-	// HeadBucket needs only s3:ListBucket; a list of our prefix proves
-	// the same permission the archive uses.
-	_, err = s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b), Prefix: aws.String(s.listPrefix()), MaxKeys: aws.Int32(1)}, checkRetry)
+	// A list of our prefix rather than HeadBucket: a HEAD answer has no
+	// body, so "no such bucket" and "unknown access key" look alike (some
+	// servers answer both with 404), and it needs the permission the
+	// archive uses (s3:ListBucket on the prefix).
+	_, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b), Prefix: aws.String(s.listPrefix()), MaxKeys: aws.Int32(1)}, checkRetry)
 	if err != nil {
 		return s.bucketErr(err)
 	}
@@ -48,27 +60,27 @@ func (s *Store) Check(ctx context.Context) error {
 	}
 	v, err := s.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b)}, checkRetry)
 	if err != nil {
-		return fmt.Errorf("%w: s3 bucket %q: read versioning (object_lock is configured; needs s3:GetBucketVersioning): %w", ErrBucket, b, err)
+		return bucketErrf(err, "s3 bucket %q: read versioning (object_lock is configured; needs s3:GetBucketVersioning): %v", b, short(err))
 	}
 	if v.Status != s3types.BucketVersioningStatusEnabled {
 		status := string(v.Status)
 		if status == "" {
 			status = "never enabled"
 		}
-		return fmt.Errorf("%w: s3 bucket %q: object_lock is configured but bucket versioning is %s; "+
-			"Object Lock needs a bucket created with Object Lock enabled (which enables versioning)", ErrBucket, b, status)
+		return bucketErrf(nil, "s3 bucket %q: object_lock is configured but bucket versioning is %s; "+
+			"Object Lock needs a bucket created with Object Lock enabled (which enables versioning)", b, status)
 	}
 	lc, err := s.client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(b)}, checkRetry)
 	if err != nil {
 		if code := errorCode(err); code == "ObjectLockConfigurationNotFoundError" || httpStatus(err) == http.StatusNotFound {
-			return fmt.Errorf("%w: s3 bucket %q: object_lock is configured but the bucket does not have Object Lock enabled; "+
-				"enable it on the bucket (put-object-lock-configuration with ObjectLockEnabled=Enabled, no default retention)", ErrBucket, b)
+			return bucketErrf(err, "s3 bucket %q: object_lock is configured but the bucket does not have Object Lock enabled; "+
+				"enable it on the bucket (put-object-lock-configuration with ObjectLockEnabled=Enabled, no default retention)", b)
 		}
-		return fmt.Errorf("%w: s3 bucket %q: read Object Lock configuration (needs s3:GetBucketObjectLockConfiguration): %w", ErrBucket, b, err)
+		return bucketErrf(err, "s3 bucket %q: read Object Lock configuration (needs s3:GetBucketObjectLockConfiguration): %v", b, short(err))
 	}
 	cfg := lc.ObjectLockConfiguration
 	if cfg == nil || cfg.ObjectLockEnabled != s3types.ObjectLockEnabledEnabled {
-		return fmt.Errorf("%w: s3 bucket %q: object_lock is configured but the bucket does not have Object Lock enabled", ErrBucket, b)
+		return bucketErrf(nil, "s3 bucket %q: object_lock is configured but the bucket does not have Object Lock enabled", b)
 	}
 	if cfg.Rule != nil && cfg.Rule.DefaultRetention != nil {
 		// exportd locks each object and manifest itself; a bucket default
@@ -92,19 +104,20 @@ func (s *Store) bucketErr(err error) error {
 	b := s.opts.Bucket
 	code, status := errorCode(err), httpStatus(err)
 	switch {
-	case code == "NoSuchBucket" || status == http.StatusNotFound:
-		return fmt.Errorf("%w: s3 bucket %q does not exist (%s)", ErrBucket, b, s.endpoint())
-	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
+	// versitygw answers an unknown access key with 404 XAdminUserNotFound.
+	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AccessDenied" || code == "XAdminUserNotFound" ||
 		code == "ExpiredToken" || code == "InvalidToken" || status == http.StatusForbidden || status == http.StatusUnauthorized:
-		return fmt.Errorf("%w: s3 credentials rejected for bucket %q (%s): %s", ErrBucket, b, s.endpoint(), short(err))
+		return bucketErrf(err, "s3 credentials rejected for bucket %q (%s): %s", b, s.endpoint(), short(err))
+	case code == "NoSuchBucket" || status == http.StatusNotFound:
+		return bucketErrf(err, "s3 bucket %q does not exist (%s)", b, s.endpoint())
 	case code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || status == http.StatusMovedPermanently:
-		return fmt.Errorf("%w: s3 bucket %q is in another region than %q: set region", ErrBucket, b, s.client.Options().Region)
+		return bucketErrf(err, "s3 bucket %q is in another region than %q: set region", b, s.client.Options().Region)
 	case status == 0 && isCredentialsErr(err):
-		return fmt.Errorf("%w: s3 credentials for bucket %q could not be obtained: %s", ErrBucket, b, short(err))
+		return bucketErrf(err, "s3 credentials for bucket %q could not be obtained: %s", b, short(err))
 	case status == 0:
 		return fmt.Errorf("s3 bucket %q: cannot reach %s: %w", b, s.endpoint(), err)
 	default:
-		return fmt.Errorf("%w: s3 bucket %q (%s): %w", ErrBucket, b, s.endpoint(), err)
+		return bucketErrf(err, "s3 bucket %q (%s): %v", b, s.endpoint(), err)
 	}
 }
 

@@ -328,15 +328,16 @@ func errorCode(err error) string {
 	return ""
 }
 
-// isNotFound: the object (not the bucket) is missing.
+// isNotFound: the object (not the bucket, not the access key: versitygw
+// answers an unknown one with 404 too) is missing.
 func isNotFound(err error) bool {
 	switch errorCode(err) {
 	case "NoSuchKey", "NotFound":
 		return true
-	case "NoSuchBucket":
-		return false
+	case "":
+		return httpStatus(err) == http.StatusNotFound
 	}
-	return httpStatus(err) == http.StatusNotFound
+	return false
 }
 
 func isPreconditionFailed(err error) bool {

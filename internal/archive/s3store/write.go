@@ -167,7 +167,6 @@ func (u *uploadClient) PutObject(ctx context.Context, in *s3.PutObjectInput, opt
 }
 
 func (u *uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
-	println("create at", time.Now().Format("15:04:05.000"))
 	out, err := u.S3APIClient.CreateMultipartUpload(ctx, in, opts...)
 	if err == nil {
 		u.mu.Lock()
@@ -214,8 +213,6 @@ func (u *uploadClient) CompleteMultipartUpload(ctx context.Context, in *s3.Compl
 	in.MpuObjectSize = aws.Int64(size)
 	var out *s3.CompleteMultipartUploadOutput
 	var err error
-	t0 := time.Now()
-	defer func() { println("complete took", time.Since(t0).String(), "size", size) }()
 	for attempt := 1; ; attempt++ {
 		out, err = u.S3APIClient.CompleteMultipartUpload(ctx, in, opts...)
 		if err == nil || !isConditionalConflict(err) || attempt == 3 {

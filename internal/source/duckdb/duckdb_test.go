@@ -225,6 +225,15 @@ func TestFileDatabase(t *testing.T) {
 	if _, err := s.db.ExecContext(ctx, "INSERT INTO kept VALUES (42)"); err != nil {
 		t.Fatalf("write to the database file after lockdown: %v", err)
 	}
+	// duckdb-go shares one DuckDB instance per file within a process, and
+	// that instance is locked: a second Open must fail, not half-configure.
+	if s2, err := Open(ctx, opts); err == nil {
+		_ = s2.Close()
+		t.Errorf("second Open of an open database file succeeded")
+	}
+	if n, err := s.Count(ctx, source.Query{SQL: "SELECT * FROM kept"}); err != nil || n != 6 {
+		t.Errorf("first source after the failed second Open: %d rows, %v", n, err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 -- columns: "Arith" Number, "Text" Text, "If" Text, "Switch" Text, "Coalesce" Number, "Nulls" Logical, "In Between" Logical, "Contains" Logical, "Case" Text, "Len" Integer, "Slices" Text, "Trunc" Datetime, "Trunc Hour" Datetime, "Add" Datetime, "Add Hours" Datetime, "Diff" Integer, "Diff Hours" Integer, "Part" Integer, "Date" Date, "Date Text" Date, "Numbers" Number
 SELECT
   (((-t."N") + (t."X" * 2)) - (t."N" / NULLIF(POWER(4, 2), 0))) AS "Arith",
-  CONCAT(COALESCE(CONCAT(COALESCE(CONCAT(COALESCE(t."S", ''), COALESCE(' it''s "q" \\ -- /* ; ü ', '')), ''), COALESCE(TO_VARCHAR(t."N"), '')), ''), COALESCE(TO_VARCHAR(CONVERT_TIMEZONE('UTC', 'America/Los_Angeles', t."TS")), '')) AS "Text",
+  CONCAT(COALESCE(t."S", ''), COALESCE(' it''s "q" \\ -- /* ; ü ', ''), COALESCE(TO_VARCHAR(t."N"), ''), COALESCE(TO_VARCHAR(CONVERT_TIMEZONE('UTC', 'America/Los_Angeles', t."TS")), '')) AS "Text",
   CASE WHEN (t."N" > 5) THEN 'big' WHEN (t."N" > 0) THEN 'small' ELSE 'other' END AS "If",
   CASE t."N" WHEN 10 THEN 'ten' WHEN 7 THEN 'seven' ELSE '?' END AS "Switch",
   COALESCE(t."N", t."X", 0) AS "Coalesce",
@@ -11,7 +11,7 @@ SELECT
   ((CONTAINS(t."S", t."T") AND STARTSWITH(t."S", 'a')) OR ENDSWITH(t."S", 'z')) AS "Contains",
   UPPER(LOWER(TRIM(t."S"))) AS "Case",
   LENGTH(t."S") AS "Len",
-  CONCAT(COALESCE(CONCAT(COALESCE(CONCAT(COALESCE(LEFT(t."S", 2), ''), COALESCE(RIGHT(t."S", t."N"), '')), ''), COALESCE(REPLACE(t."S", 'a', 'b'), '')), ''), COALESCE(SPLIT_PART(t."S", ',', (-1)), '')) AS "Slices",
+  CONCAT(COALESCE(LEFT(t."S", 2), ''), COALESCE(RIGHT(t."S", t."N"), ''), COALESCE(REPLACE(t."S", 'a', 'b'), ''), COALESCE(SPLIT_PART(t."S", ',', (-1)), '')) AS "Slices",
   CONVERT_TIMEZONE('America/Los_Angeles', 'UTC', DATE_TRUNC('DAY', CONVERT_TIMEZONE('UTC', 'America/Los_Angeles', t."TS"))) AS "Trunc",
   DATEADD(second, DATEDIFF(second, CAST(CONVERT_TIMEZONE('America/Los_Angeles', t."TZ") AS TIMESTAMP_NTZ), CAST(CONVERT_TIMEZONE('UTC', t."TZ") AS TIMESTAMP_NTZ)), DATE_TRUNC('HOUR', CAST(CONVERT_TIMEZONE('America/Los_Angeles', t."TZ") AS TIMESTAMP_NTZ))) AS "Trunc Hour",
   CONVERT_TIMEZONE('America/Los_Angeles', 'UTC', DATEADD(month, 1, CONVERT_TIMEZONE('UTC', 'America/Los_Angeles', t."TS"))) AS "Add",

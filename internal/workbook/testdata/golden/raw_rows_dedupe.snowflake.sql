@@ -1,5 +1,5 @@
 -- params: window_start timestamp, window_end timestamp
--- columns: "Request Time" Datetime, "Event Type" Text, "Event Status" Text, "Event Name" Text, "User Email" Text, "User Id" Text, "Request Id" Text, "Duration Ms" Integer, "Event Data" unsupported type
+-- columns: "Request Time" Datetime, "Event Type" Text, "Event Status" Text, "Event Name" Text, "User Email" Text, "User Id" Text, "Request Id" Text, "Duration Ms" Integer, "Event Data" Other
 SELECT
   t."REQUEST_TIME" AS "Request Time",
   t."EVENT_TYPE" AS "Event Type",
@@ -13,4 +13,4 @@ SELECT
 FROM "AUDIT_LOGS" AS t
 WHERE t."REQUEST_TIME" >= TO_TIMESTAMP_NTZ(?, 'YYYY-MM-DD HH24:MI:SS.FF6') AND t."REQUEST_TIME" < TO_TIMESTAMP_NTZ(?, 'YYYY-MM-DD HH24:MI:SS.FF6')
   AND ((t."USER_EMAIL" IS NOT NULL) AND (NOT ENDSWITH(t."USER_EMAIL", '@example.com')))
-QUALIFY row_number() OVER (PARTITION BY t."REQUEST_ID" ORDER BY t."REQUEST_TIME", t."REQUEST_TIME", t."EVENT_TYPE", t."EVENT_STATUS", t."EVENT_NAME", t."USER_EMAIL", t."USER_ID", t."REQUEST_ID", t."DURATION_MS") = 1
+QUALIFY row_number() OVER (PARTITION BY t."REQUEST_ID" ORDER BY t."REQUEST_TIME", t."EVENT_TYPE", t."EVENT_STATUS", t."EVENT_NAME", t."USER_EMAIL", t."USER_ID", t."REQUEST_ID", t."DURATION_MS") = 1
