@@ -17,6 +17,7 @@ import (
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/server"
 )
 
 func parseTime(flag, s string) (time.Time, error) {
@@ -32,7 +33,7 @@ func parseTime(flag, s string) (time.Time, error) {
 }
 
 func runCmd(g *globals) *cobra.Command {
-	var at, window string
+	var at, window, serverURL string
 	var adhoc bool
 	cmd := &cobra.Command{
 		Use:   "run <schedule>",
@@ -53,6 +54,9 @@ second run prints "already archived" and exits 0.`,
 			ws, err := parseTime("window", window)
 			if err != nil {
 				return err
+			}
+			if serverURL != "" {
+				return runRemote(cmd, serverURL, args[0], ws, adhoc, at)
 			}
 			a, err := g.load(ctx, app.Options{})
 			if err != nil {
@@ -79,7 +83,54 @@ second run prints "already archived" and exits 0.`,
 	cmd.Flags().StringVar(&at, "at", "", "logical time of the run (RFC 3339; default now)")
 	cmd.Flags().StringVar(&window, "window", "", "start of the window to export (windowed schedules; default the latest closed one)")
 	cmd.Flags().BoolVar(&adhoc, "adhoc", false, "export a one-off snapshot of a windowed schedule under adhoc/")
+	cmd.Flags().StringVar(&serverURL, "server", "", "trigger the run on a running daemon (http://127.0.0.1:8080); the token comes from EXPORTD_TOKEN or EXPORTD_TOKEN_FILE")
 	return cmd
+}
+
+// runRemote asks a running daemon to run the unit now and waits for it.
+func runRemote(cmd *cobra.Command, url, name string, windowStart time.Time, adhoc bool, at string) error {
+	if at != "" {
+		return exitWith(ExitUsage, errors.New("--at cannot be used with --server: the daemon runs at its own time"))
+	}
+	token, err := server.TokenFromEnv()
+	if err != nil {
+		return exitWith(ExitUsage, err)
+	}
+	c := &server.Client{BaseURL: strings.TrimSuffix(url, "/"), Token: token}
+	req := server.RunRequest{Adhoc: adhoc, Wait: true}
+	if !windowStart.IsZero() {
+		req.WindowStart = &windowStart
+	}
+	out, err := c.RunNow(cmd.Context(), name, req)
+	w := cmd.OutOrStdout()
+	switch {
+	case errors.Is(err, server.ErrAlreadyArchived):
+		fmt.Fprintf(w, "already archived: %s %s\n  manifest %s\n", name, out.Run.Unit, out.Manifest)
+		return nil
+	case errors.Is(err, server.ErrRunning):
+		return exitWith(ExitTempFail, err)
+	case errors.Is(err, server.ErrBadRequest), errors.Is(err, server.ErrUnknownSchedule):
+		return exitWith(ExitUsage, err)
+	case err != nil:
+		return err
+	}
+	r := out.Run
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\t%s %s\n", out.Status, name, r.Unit)
+	if r.Key != "" {
+		fmt.Fprintf(tw, "key\t%s\nrows\t%d\nbytes\t%d\n", r.Key, r.Rows, r.Bytes)
+	}
+	if r.ManifestKey != "" {
+		fmt.Fprintf(tw, "manifest\t%s\n", r.ManifestKey)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", r.Error)
+	}
+	tw.Flush()
+	if out.Status == app.OutcomeFailed {
+		return exitWith(ExitFailure, fmt.Errorf("run of %s failed on the daemon", name))
+	}
+	return nil
 }
 
 func printResult(w io.Writer, name string, res export.Result) {
