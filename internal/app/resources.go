@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"path/filepath"
 	"time"
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/folderstore"
+	"github.com/exportd/exportd/internal/archive/s3store"
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/source"
@@ -66,12 +69,14 @@ func (a *App) Source(ctx context.Context, name string) (source.Source, error) {
 	return s, nil
 }
 
-// Store opens (once) and returns the named integration's store.
-func (a *App) Store(ctx context.Context, name string) (archive.Store, *archive.Archive, error) {
+// Store opens (once) and returns the store of an integration; bucket
+// names the bucket of an s3 integration ("" for a folder).
+func (a *App) Store(ctx context.Context, name, bucket string) (archive.Store, *archive.Archive, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if s, ok := a.stores[name]; ok {
-		return s, a.archives[name], nil
+	id := name + "\x00" + bucket
+	if s, ok := a.stores[id]; ok {
+		return s, a.archives[id], nil
 	}
 	ic := a.cfg.Integrations[name]
 	if ic == nil {
@@ -84,8 +89,10 @@ func (a *App) Store(ctx context.Context, name string) (archive.Store, *archive.A
 	switch ic.Type {
 	case config.IntegrationFolder:
 		st, err = folderstore.New(ic.Folder.Path)
+	case config.IntegrationS3:
+		st, err = a.openS3(ctx, ic, bucket)
 	default:
-		err = fmt.Errorf("integration %q: type %q is not built yet", name, ic.Type)
+		err = fmt.Errorf("integration %q: unknown type %q", name, ic.Type)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -95,8 +102,40 @@ func (a *App) Store(ctx context.Context, name string) (archive.Store, *archive.A
 		inst = archive.DefaultInstance()
 	}
 	ar := &archive.Archive{Store: st, Instance: inst, Lease: time.Duration(a.cfg.Runs.Lease)}
-	a.stores[name], a.archives[name] = st, ar
+	if a.cfg.InstanceID == "" {
+		// host:pid owners: a claim of a dead process of this host is taken
+		// over at once (a restart after kill -9 need not wait for the lease).
+		ar.OwnerDead = archive.LocalOwnerDead
+	}
+	a.stores[id], a.archives[id] = st, ar
 	return st, ar, nil
+}
+
+// openS3 opens an s3 integration's store for one bucket and checks, once,
+// that the bucket exists, the credentials work and Object Lock is on when
+// configured: one clear error at start-up rather than a retry storm.
+func (a *App) openS3(ctx context.Context, ic *config.Integration, bucket string) (*s3store.Store, error) {
+	o := ic.S3
+	opts := s3store.Options{
+		Bucket: bucket, Region: o.Region, Endpoint: o.Endpoint, ForcePathStyle: o.ForcePathStyle,
+		RoleARN: o.RoleARN, ExternalID: o.ExternalID.Reveal(), SSE: o.SSE, KMSKeyID: o.KMSKeyID,
+		StorageClass: o.StorageClass, PartSize: int64(o.PartSize), Concurrency: o.Concurrency, Logger: a.log,
+	}
+	if o.ObjectLock != nil {
+		opts.ObjectLock = &s3store.ObjectLock{Mode: o.ObjectLock.Mode, Retain: time.Duration(o.ObjectLock.Retain)}
+	}
+	if o.AccessKeyID.IsSet() {
+		opts.Credentials = credentials.NewStaticCredentialsProvider(o.AccessKeyID.Reveal(), o.SecretAccessKey.Reveal(), "")
+	}
+	st, err := s3store.New(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("integration %q: %w", ic.Name, err)
+	}
+	if err := st.Check(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("integration %q: %w", ic.Name, err)
+	}
+	return st, nil
 }
 
 // Job builds the export job of a schedule.
@@ -115,7 +154,7 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 	if err != nil {
 		return nil, nil, err
 	}
-	_, ar, err := a.Store(ctx, s.Destination.Integration)
+	_, ar, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket)
 	if err != nil {
 		return nil, nil, err
 	}

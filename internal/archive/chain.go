@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +41,10 @@ type Archive struct {
 	Lease time.Duration
 	// Now is for tests; nil means time.Now. It only drives leases.
 	Now func() time.Time
+	// OwnerDead, when set, reports that the owner of a live claim is known
+	// to be dead (LocalOwnerDead: a process of this host that no longer
+	// exists), so its claim is taken over without waiting for the lease.
+	OwnerDead func(owner string) bool
 }
 
 func (a *Archive) now() time.Time {
@@ -58,6 +65,23 @@ func (a *Archive) lease() time.Duration {
 func DefaultInstance() string {
 	h, _ := os.Hostname()
 	return fmt.Sprintf("%s:%d", h, os.Getpid())
+}
+
+// LocalOwnerDead reports whether owner names a process of this host (as
+// DefaultInstance does) that no longer exists. Owners on other hosts, or
+// named otherwise, are never reported dead: their claims wait for the lease.
+func LocalOwnerDead(owner string) bool {
+	h, _ := os.Hostname()
+	host, pidText, ok := strings.Cut(owner, ":")
+	if !ok || host != h {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	// Signal 0 checks existence; ESRCH means no such process.
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // ReadHead returns the schedule's head; ok is false for a schedule with no

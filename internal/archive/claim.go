@@ -126,10 +126,11 @@ func (a *Archive) Claim(ctx context.Context, l Layout, u Unit, rev int) (*Claim,
 	if old.State == ClaimDone {
 		return nil, &AlreadyArchivedError{Key: old.ManifestKey}
 	}
-	if now.Before(old.LeaseUntil) {
+	if now.Before(old.LeaseUntil) && (a.OwnerDead == nil || !a.OwnerDead(old.Owner)) {
 		return nil, &ClaimedError{Owner: old.Owner, LeaseUntil: old.LeaseUntil}
 	}
-	// The lease expired: the run died. Take it over, keeping its pending
+	// The lease expired (or its owner is known dead): the run died. Take it
+	// over, keeping its pending
 	// manifest so that we can complete its work.
 	c.rec.Takeovers = old.Takeovers + 1
 	c.rec.Pending = old.Pending

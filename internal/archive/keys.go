@@ -149,3 +149,25 @@ func ValidatePrefix(p string) (string, error) {
 	}
 	return p, nil
 }
+
+// ValidateListPrefix accepts "" or a prefix a valid key can start with:
+// complete segments must be valid; the last, partial one may hold anything a
+// key may. A store's List refuses other prefixes, so that a read of the
+// archive cannot walk out of it ("../").
+func ValidateListPrefix(p string) error {
+	if p == "" {
+		return nil
+	}
+	bad := func(why string) error { return fmt.Errorf("%w: list prefix %q: %s", ErrBadKey, p, why) }
+	if strings.HasPrefix(p, "/") {
+		return bad("absolute")
+	}
+	i := strings.LastIndexByte(p, '/')
+	if i >= 0 && ValidateKey(p[:i]) != nil {
+		return bad("a segment is empty or a dot segment")
+	}
+	if last := p[i+1:]; last != "" && ValidateKey("x"+last) != nil {
+		return bad("backslash or control character")
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -43,6 +44,7 @@ type globals struct {
 	configPath string
 	logLevel   string
 	logFormat  string
+	now        string
 	version    string
 	stdout     io.Writer
 	stderr     io.Writer
@@ -85,6 +87,10 @@ local folder or S3, exactly once per window, with chained manifests.`,
 	pf.StringVarP(&g.configPath, "config", "c", defaultConfigPath(), "daemon config file (env EXPORTD_CONFIG)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
+	// --now pins the daemon's clock (which windows are due, the demo data's
+	// end): for rehearsals and tests, never for production.
+	pf.StringVar(&g.now, "now", "", "pretend the current time is this RFC 3339 instant (rehearsals and tests)")
+	_ = pf.MarkHidden("now")
 
 	root.AddCommand(runCmd(g), validateCmd(g), explainCmd(g), nextCmd(g), serveCmd(g))
 	err := root.Execute()
@@ -122,6 +128,13 @@ func (g *globals) load(ctx context.Context, o app.Options) (*app.App, error) {
 	o.ConfigPath = g.configPath
 	o.Logger = g.logger
 	o.Version = g.version
+	if g.now != "" {
+		t, err := time.Parse(time.RFC3339, g.now)
+		if err != nil {
+			return nil, exitWith(ExitUsage, fmt.Errorf("--now %q: want an RFC 3339 instant", g.now))
+		}
+		o.Now = func() time.Time { return t }
+	}
 	a, err := app.Load(ctx, o)
 	if err != nil {
 		if errors.Is(err, config.ErrInvalid) {

@@ -105,6 +105,9 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, archive.Obj
 
 // List implements archive.Reader.
 func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
+	if err := archive.ValidateListPrefix(prefix); err != nil {
+		return err
+	}
 	// Walk from the deepest folder the prefix names, then filter.
 	dir := prefix
 	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
