@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 
+	"go.uber.org/zap"
+
 	"fmt"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"path/filepath"
@@ -102,7 +104,7 @@ func (a *App) Store(ctx context.Context, name, bucket string) (archive.Store, *a
 		inst = archive.DefaultInstance()
 	}
 	ar := &archive.Archive{Store: st, Instance: inst, Lease: time.Duration(a.cfg.Runs.Lease)}
-	if a.cfg.InstanceID == "" {
+	if inst == archive.DefaultInstance() {
 		// host:pid owners: a claim of a dead process of this host is taken
 		// over at once (a restart after kill -9 need not wait for the lease).
 		ar.OwnerDead = archive.LocalOwnerDead
@@ -206,4 +208,42 @@ func (a *App) scheduleNames() []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// SweepUploads aborts the multipart uploads that dead runs left under the
+// destinations of the enabled schedules on S3 (an abort cannot reach a
+// server that was down when the run died). Uploads younger than twice the
+// lease may belong to a live run of another replica and are left alone.
+func (a *App) SweepUploads(ctx context.Context) {
+	seen := map[string]bool{}
+	for _, s := range a.cfg.Schedules {
+		ic := s.Destination.IntegrationConfig
+		if !s.Enabled || ic == nil || ic.Type != config.IntegrationS3 {
+			continue
+		}
+		prefix := s.Destination.Prefix
+		if prefix != "" {
+			prefix += "/"
+		}
+		id := ic.Name + "\x00" + s.Destination.Bucket + "\x00" + prefix
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		st, _, err := a.Store(ctx, ic.Name, s.Destination.Bucket)
+		if err != nil {
+			a.log.Error("sweep stale uploads", zap.String("integration", ic.Name), zap.Error(err))
+			continue
+		}
+		s3s, ok := st.(*s3store.Store)
+		if !ok {
+			continue
+		}
+		n, err := s3s.SweepStaleUploads(ctx, prefix, 2*time.Duration(a.cfg.Runs.Lease))
+		if err != nil {
+			a.log.Warn("sweep stale uploads", zap.String("bucket", s.Destination.Bucket), zap.String("prefix", prefix), zap.Error(err))
+		} else if n > 0 {
+			a.log.Info("aborted stale multipart uploads", zap.String("bucket", s.Destination.Bucket), zap.String("prefix", prefix), zap.Int("uploads", n))
+		}
+	}
 }

@@ -283,6 +283,7 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			if once {
+				a.SweepUploads(ctx)
 				fr, err := a.CatchUp(ctx, nil)
 				fmt.Fprintf(cmd.OutOrStdout(), "catch-up: %d exported, %d already archived, %d lost, %d skipped, %d failed\n",
 					fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)

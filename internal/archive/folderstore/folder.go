@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -43,7 +44,24 @@ func New(root string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
 		return nil, fmt.Errorf("archive folder %s: %w", abs, err)
 	}
+	sweepTemps(filepath.Join(abs, tmpDir))
 	return &Store{root: abs}, nil
+}
+
+// sweepTemps removes the temp files of writers that no longer run (killed
+// mid-write). They were never visible; this only reclaims their space.
+func sweepTemps(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		pidText, _, ok := strings.Cut(e.Name(), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Root is the folder's absolute path.
@@ -165,7 +183,8 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectI
 func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode) (string, int64, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(s.root, tmpDir, hex.EncodeToString(rnd[:]))
+	// The writer's pid in the name lets New sweep what a killed writer left.
+	tmp := filepath.Join(s.root, tmpDir, fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(rnd[:])))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return "", 0, err
