@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -122,6 +123,15 @@ func (a *App) Close() error {
 		}
 	}
 	a.sources = map[string]source.Source{}
+	for id, st := range a.stores {
+		if c, ok := st.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close store %s: %w", st.Describe(), err))
+			}
+		}
+		delete(a.stores, id)
+		delete(a.archives, id)
+	}
 	return errors.Join(errs...)
 }
 

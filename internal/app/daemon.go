@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -75,10 +76,15 @@ func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u 
 // Fire does what a fire of schedule name at logical time T must do: a
 // snapshot, or every due window under the schedule's catch-up policy.
 //
-// observe, if not nil, is called after each unit with its result.
-func (a *App) Fire(ctx context.Context, name string, T time.Time, observe func(export.Result, error)) (FireResult, error) {
-	if observe == nil {
-		observe = func(export.Result, error) {}
+// hooks (optional) are told of each unit's result and each recheck.
+func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHooks) (FireResult, error) {
+	if hooks == nil {
+		hooks = &FireHooks{}
+	}
+	observe := func(res export.Result, err error) {
+		if hooks.Unit != nil {
+			hooks.Unit(res, err)
+		}
 	}
 	var fr FireResult
 	j, s, err := a.Job(ctx, name)
@@ -136,7 +142,68 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, observe func(e
 		})
 	}
 	_ = g.Wait()
+	if err := a.recheck(ctx, j, s, ws, T, hooks); err != nil {
+		errs = append(errs, err)
+	}
 	return fr, errors.Join(errs...)
+}
+
+// FireHooks are told what a fire did, for the daemon's history and metrics.
+type FireHooks struct {
+	Unit    func(export.Result, error)
+	Recheck func(u archive.Unit, r export.RecheckResult, err error)
+}
+
+// countOnlyDelay is when a window is re-counted (late rows only) when the
+// schedule sets no recheck.
+const countOnlyDelay = 24 * time.Hour
+
+// recheck re-reads the windows whose recheck time (end + lag + recheck)
+// came within the last two recheck periods and that were not rechecked
+// yet. With recheck set it writes a new revision when the source changed;
+// without, it only counts late rows (a day after the window closed).
+func (a *App) recheck(ctx context.Context, j *export.Job, s *config.Schedule, ws *schedule.WindowSpec, T time.Time, hooks *FireHooks) error {
+	delay, revise := time.Duration(s.Recheck), true
+	if delay <= 0 {
+		delay, revise = countOnlyDelay, false
+	}
+	closed, err := ws.Closed(T.Add(-delay))
+	if err != nil {
+		return nil // nothing closed that long ago
+	}
+	var errs []error
+	for _, w := range closed {
+		due := w.End.Add(ws.Lag).Add(delay)
+		if due.Before(T.Add(-2 * delay)) {
+			continue
+		}
+		u := archive.Unit{Schedule: s.Name, Logical: T.UTC(), Window: w}
+		marker := j.Layout.ClaimKey(u) + ".recheck"
+		if _, _, err := j.Archive.Store.Read(ctx, marker); err == nil {
+			continue
+		}
+		r, err := j.Recheck(ctx, u, revise)
+		if hooks.Recheck != nil {
+			hooks.Recheck(u, r, err)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !r.Archived {
+			continue
+		}
+		if r.LateRows != 0 || r.Changed {
+			a.log.Warn("late rows after archiving", zap.String("schedule", s.Name), zap.String("unit", u.ID()),
+				zap.Int64("late_rows", r.LateRows), zap.Bool("changed", r.Changed), zap.Int("revision", r.Revision))
+		}
+		rec, _ := json.Marshal(map[string]any{"rechecked_at": T.UTC(), "late_rows": r.LateRows, "changed": r.Changed,
+			"revision": r.Revision, "revised": revise})
+		if _, err := j.Archive.Store.Create(ctx, marker, rec); err != nil && !errors.Is(err, archive.ErrExists) {
+			errs = append(errs, fmt.Errorf("recheck marker %s: %w", marker, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // account logs a run's outcome and turns it into counts; already archived
@@ -174,7 +241,7 @@ func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult
 // CatchUp brings every enabled schedule up to date once: windowed schedules
 // export their missing closed windows, snapshot schedules their latest
 // scheduled fire if it is not archived. It is `serve --once`.
-func (a *App) CatchUp(ctx context.Context, observe func(export.Result, error)) (FireResult, error) {
+func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error) {
 	var total FireResult
 	var errs []error
 	now := a.opts.Now().UTC().Truncate(time.Second)
@@ -194,7 +261,7 @@ func (a *App) CatchUp(ctx context.Context, observe func(export.Result, error)) (
 				continue
 			}
 		}
-		fr, err := a.Fire(ctx, s.Name, T, observe)
+		fr, err := a.Fire(ctx, s.Name, T, hooks)
 		total.add(fr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule %q: %w", s.Name, err))

@@ -202,7 +202,17 @@ func (d *Daemon) fire(ctx context.Context, name string, T time.Time, trigger str
 	defer release()
 	done := d.metrics.RunStarted()
 	defer done()
-	fr, err := a.Fire(ctx, name, T, func(res export.Result, err error) { d.record(name, trigger, res, err) })
+	fr, err := a.Fire(ctx, name, T, &FireHooks{
+		Unit: func(res export.Result, err error) { d.record(name, trigger, res, err) },
+		Recheck: func(u archive.Unit, r export.RecheckResult, err error) {
+			if r.LateRows > 0 {
+				d.metrics.LateRows(name, r.LateRows)
+			}
+			if r.Revision > 0 {
+				d.metrics.Revision(name)
+			}
+		},
+	})
 	d.finish(a, name, st, fr)
 	return fr, err
 }

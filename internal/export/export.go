@@ -82,6 +82,12 @@ var ErrSchemaChanged = errors.New("output columns changed")
 // Run exports u. An already archived unit returns a Result with
 // AlreadyArchived set and an error wrapping archive.ErrAlreadyArchived.
 func (j *Job) Run(ctx context.Context, u archive.Unit, attempt int) (res Result, err error) {
+	return j.run(ctx, u, attempt, 1, nil)
+}
+
+// run exports revision rev of u; a revision >= 2 supersedes the manifest
+// at supersedes.
+func (j *Job) run(ctx context.Context, u archive.Unit, attempt, rev int, supersedes *archive.Link) (res Result, err error) {
 	start := time.Now()
 	res.Unit = u
 	log := j.Logger.With(zap.String("schedule", j.Name), zap.String("unit", u.ID()), zap.Int("attempt", attempt))
@@ -90,7 +96,7 @@ func (j *Job) Run(ctx context.Context, u archive.Unit, attempt int) (res Result,
 	}
 	defer func() { res.Duration = time.Since(start) }()
 
-	claim, err := j.Archive.Claim(ctx, j.Layout, u, 1)
+	claim, err := j.Archive.Claim(ctx, j.Layout, u, rev)
 	if err != nil {
 		var aa *archive.AlreadyArchivedError
 		if errors.As(err, &aa) {
@@ -139,10 +145,13 @@ func (j *Job) Run(ctx context.Context, u archive.Unit, attempt int) (res Result,
 	sq := source.Query{SQL: q.SQL, Args: q.Args}
 	m := &archive.Manifest{
 		Kind: archive.KindExported, Schedule: j.Name, UnitID: u.ID(), LogicalTime: u.Logical.UTC(),
-		Timezone: j.Timezone, Adhoc: u.Adhoc, Revision: 1,
+		Timezone: j.Timezone, Adhoc: u.Adhoc, Revision: rev, Supersedes: supersedes,
 		Run:    archive.RunInfo{StartedAt: start.UTC(), Attempt: attempt, Instance: j.Archive.Instance, ExportdVersion: j.Version},
 		Source: archive.Source{Name: j.Source.Name(), Dialect: j.Source.Dialect()},
 		Query:  &archive.Query{SQL: q.SQL, Params: q.Params},
+	}
+	if rev > 1 {
+		m.Kind = archive.KindSuperseded
 	}
 	if !u.Window.IsZero() {
 		w := archive.Window{Start: u.Window.Start.UTC(), End: u.Window.End.UTC()}
@@ -174,7 +183,7 @@ func (j *Job) Run(ctx context.Context, u archive.Unit, attempt int) (res Result,
 		}
 	}
 
-	key, err := j.Layout.ObjectKey(u, 1)
+	key, err := j.Layout.ObjectKey(u, rev)
 	if err != nil {
 		return res, fmt.Errorf("export %q: %w", j.Name, err)
 	}
