@@ -70,6 +70,8 @@ type App struct {
 	stores   map[string]archive.Store
 	archives map[string]*archive.Archive
 	compiled map[string]*compiled
+	// columns caches table columns per source and table for one load.
+	columns map[string][]source.Column
 }
 
 // compiled is a schedule's element compiled for its source.
@@ -89,7 +91,8 @@ func Load(ctx context.Context, opts Options) (*App, error) {
 	}
 	a := &App{opts: opts, log: opts.Logger,
 		sources: map[string]source.Source{}, stores: map[string]archive.Store{},
-		archives: map[string]*archive.Archive{}, compiled: map[string]*compiled{}}
+		archives: map[string]*archive.Archive{}, compiled: map[string]*compiled{},
+		columns: map[string][]source.Column{}}
 	cfg, err := config.Load(opts.ConfigPath, config.LoadOptions{
 		SkipSecrets: opts.SkipSecrets,
 		ParseCron: func(spec string, loc *time.Location) error {
@@ -212,15 +215,12 @@ func (a *App) schema(ctx context.Context, s *config.Schedule) (workbook.Schema, 
 			parser = p
 		}
 		if table != "" {
-			cols, err = src.Columns(ctx, table)
+			cols, err = a.tableColumns(ctx, src, sc.Name, table)
 		} else {
 			cols, err = src.Describe(ctx, source.Query{SQL: s.Element.From.SQL})
 		}
 		if err != nil {
 			return ws, nil, fmt.Errorf("read columns of source %q: %w", sc.Name, err)
-		}
-		if table != "" {
-			a.saveSchemaCache(sc.Name, table, cols)
 		}
 	} else if table != "" {
 		var ok bool
@@ -250,6 +250,27 @@ func (a *App) schema(ctx context.Context, s *config.Schedule) (workbook.Schema, 
 		ws.Columns = append(ws.Columns, wc)
 	}
 	return ws, parser, nil
+}
+
+// tableColumns reads a table's columns once per load (not once per
+// schedule) and refreshes the schema cache under state_dir.
+func (a *App) tableColumns(ctx context.Context, src source.Source, srcName, table string) ([]source.Column, error) {
+	key := srcName + "\x00" + table
+	a.mu.Lock()
+	cols, ok := a.columns[key]
+	a.mu.Unlock()
+	if ok {
+		return cols, nil
+	}
+	cols, err := src.Columns(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.columns[key] = cols
+	a.mu.Unlock()
+	a.saveSchemaCache(srcName, table, cols)
+	return cols, nil
 }
 
 type schemaCache struct {

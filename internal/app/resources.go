@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"go.uber.org/zap"
 
@@ -246,4 +247,23 @@ func (a *App) SweepUploads(ctx context.Context) {
 			a.log.Info("aborted stale multipart uploads", zap.String("bucket", s.Destination.Bucket), zap.String("prefix", prefix), zap.Int("uploads", n))
 		}
 	}
+}
+
+// OpenStores opens the store of every enabled schedule's destination, so
+// that a missing bucket, rejected credentials or a bucket without the
+// configured Object Lock stop the daemon at start-up with one clear error.
+func (a *App) OpenStores(ctx context.Context) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, s := range a.cfg.Schedules {
+		id := s.Destination.Integration + "\x00" + s.Destination.Bucket
+		if !s.Enabled || seen[id] {
+			continue
+		}
+		seen[id] = true
+		if _, _, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket); err != nil {
+			errs = append(errs, fmt.Errorf("schedule %q: destination: %w", s.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -33,7 +33,7 @@ func s3Config(t *testing.T, srv *testenv.Server, bucket string, windows int, obj
 	data, _ := os.ReadFile(cfg)
 	lock := ""
 	if objectLock {
-		lock = "\n    object_lock: {mode: COMPLIANCE, retain: 1d}"
+		lock = "\n    object_lock: {mode: COMPLIANCE, retain: 5y}"
 	}
 	s := replaceOnce(string(data), "  local:\n    type: folder\n    path: ../archive\n", fmt.Sprintf(`  local:
     type: folder
@@ -207,4 +207,67 @@ func tail(s string) string {
 		return s[len(s)-3000:]
 	}
 	return s
+}
+
+// TestObjectLockThroughTheApp: with object_lock configured, objects and
+// manifests are locked until window end + retain, claims and the head are
+// not; a bucket without Object Lock is refused at start with a clear error.
+func TestObjectLockThroughTheApp(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	ctx := context.Background()
+	client := srv.Client()
+
+	plain := srv.Bucket(t, false)
+	cfg := s3Config(t, srv, plain, 2, true)
+	out, code := runCLI(t, cfg, "--now", demoEnd, "serve", "--once")
+	if code == 0 || !strings.Contains(out, "Object Lock") || !strings.Contains(out, plain) {
+		t.Fatalf("object_lock on a bucket without it: exit %d\n%s", code, tail(out))
+	}
+
+	locked := srv.Bucket(t, true)
+	cfg = s3Config(t, srv, locked, 2, true)
+	out, code = runCLI(t, cfg, "--now", demoEnd, "serve", "--once")
+	if code != 0 {
+		t.Fatalf("serve --once: exit %d\n%s", code, tail(out))
+	}
+	end, _ := time.Parse(time.RFC3339, demoEnd)
+	var checked int
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(locked), Prefix: aws.String("audit/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			ret, err := client.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(locked), Key: aws.String(key)})
+			isData := strings.HasSuffix(key, ".csv") || strings.HasSuffix(key, ".manifest.json")
+			switch {
+			case isData && err != nil:
+				t.Errorf("%s: no retention: %v", key, err)
+			case isData:
+				until := aws.ToTime(ret.Retention.RetainUntilDate)
+				// The two windows end at demo end - 1h and demo end; 5y is 5×365 days.
+				want := end.Add(5 * 365 * 24 * time.Hour)
+				if string(ret.Retention.Mode) != "COMPLIANCE" || until.Before(want.Add(-time.Hour)) || until.After(want) {
+					t.Errorf("%s: retention %s until %s, want COMPLIANCE until window end + 5y", key, ret.Retention.Mode, until)
+				}
+				checked++
+			case err == nil && ret.Retention != nil && ret.Retention.RetainUntilDate != nil:
+				t.Errorf("%s (claim or head) is locked until %s", key, aws.ToTime(ret.Retention.RetainUntilDate))
+			}
+		}
+	}
+	if checked != 4 {
+		t.Fatalf("%d locked objects and manifests, want 4", checked)
+	}
+	// A locked object cannot be deleted.
+	mk := "audit/sigma/hourly-rows/dt=2026-10-31/20261031T230000Z-20261101T000000Z.manifest.json"
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(locked), Key: aws.String(mk)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(locked), Key: aws.String(mk), VersionId: head.VersionId}); err == nil {
+		t.Fatalf("deleting a locked manifest version succeeded")
+	}
 }

@@ -499,7 +499,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	a, release := d.acquire()
-	a.SweepUploads(ctx)
 	for _, s := range a.cfg.Schedules {
 		if !s.Enabled {
 			continue

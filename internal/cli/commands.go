@@ -282,8 +282,11 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			if err := a.OpenStores(ctx); err != nil {
+				return err
+			}
+			a.SweepUploads(ctx)
 			if once {
-				a.SweepUploads(ctx)
 				fr, err := a.CatchUp(ctx, nil)
 				fmt.Fprintf(cmd.OutOrStdout(), "catch-up: %d exported, %d already archived, %d lost, %d skipped, %d failed\n",
 					fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)
