@@ -80,3 +80,11 @@ type Store interface {
 	// "file:///srv/archive" or "s3://bucket/prefix"; never credentials.
 	Describe() string
 }
+
+// StreamPutter is an optional fast path of a Writer: the producer writes
+// straight into the store's destination (a local file) instead of through a
+// pipe. It has Put's guarantees: create-only, and nothing visible unless
+// write returns nil.
+type StreamPutter interface {
+	PutStream(ctx context.Context, key string, opts PutOptions, write func(w io.Writer) error) (ObjectInfo, error)
+}

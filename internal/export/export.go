@@ -251,6 +251,32 @@ func (j *Job) putOptions(u archive.Unit, contentType, encoding string) archive.P
 // upload streams the query's CSV into the store. The store sees the bytes
 // through a pipe; a failing query fails the pipe, so no object appears.
 func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u archive.Unit) (archive.ObjectInfo, render.Stats, int64, error) {
+	opts := j.putOptions(u, obj.ContentType, obj.ContentEncoding)
+	if sp, ok := j.Archive.Store.(archive.StreamPutter); ok {
+		// A local store takes the bytes directly: no pipe, no extra copy.
+		var sink *render.Sink
+		var rows int64
+		var qerr error
+		info, err := sp.PutStream(ctx, obj.Key, opts, func(w io.Writer) error {
+			sink = render.NewSink(w, render.Options{Gzip: j.Gzip})
+			res, err := j.Source.ExportCSV(ctx, q, sink)
+			if err != nil {
+				qerr = fmt.Errorf("query: %w", err)
+				return qerr
+			}
+			rows = res.Rows
+			return sink.Close()
+		})
+		switch {
+		case qerr != nil:
+			return info, render.Stats{}, 0, qerr
+		case errors.Is(err, archive.ErrExists):
+			return info, render.Stats{}, 0, err
+		case err != nil:
+			return info, render.Stats{}, 0, fmt.Errorf("upload %s: %w", obj.Key, err)
+		}
+		return info, sink.Stats(), rows, nil
+	}
 	pr, pw := io.Pipe()
 	type putResult struct {
 		info archive.ObjectInfo
@@ -258,7 +284,7 @@ func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u 
 	}
 	done := make(chan putResult, 1)
 	go func() {
-		info, err := j.Archive.Store.Put(ctx, obj.Key, pr, j.putOptions(u, obj.ContentType, obj.ContentEncoding))
+		info, err := j.Archive.Store.Put(ctx, obj.Key, pr, opts)
 		pr.CloseWithError(err) // unblocks the writer if Put gave up early
 		done <- putResult{info, err}
 	}()

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/exportd/exportd/internal/archive"
 )
 
@@ -181,6 +183,14 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectI
 
 // writeTemp writes body to a fsynced temp file and returns its path and size.
 func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode) (string, int64, error) {
+	return s.writeTempFunc(mode, func(w io.Writer) (int64, error) {
+		// Large reads: a 1 MiB buffer takes what a producer writes in one go.
+		return io.CopyBuffer(w, ctxReader{ctx, body}, make([]byte, 1<<20))
+	})
+}
+
+// writeTempFunc lets write fill a temp file, then fsyncs it.
+func (s *Store) writeTempFunc(mode os.FileMode, write func(w io.Writer) (int64, error)) (string, int64, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	// The writer's pid in the name lets New sweep what a killed writer left.
@@ -189,7 +199,8 @@ func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode)
 	if err != nil {
 		return "", 0, err
 	}
-	n, err := io.Copy(f, ctxReader{ctx, body})
+	fw := &flushingWriter{f: f}
+	n, err := write(fw)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -201,6 +212,28 @@ func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode)
 		return "", 0, err
 	}
 	return tmp, n, nil
+}
+
+// flushingWriter starts the write-back of every flushEvery bytes as they
+// are written (sync_file_range, asynchronous), so the fsync that makes the
+// object durable before it is published has little left to do: the disk
+// works while the query still streams, instead of after it.
+type flushingWriter struct {
+	f       *os.File
+	off     int64
+	flushed int64
+}
+
+const flushEvery = 8 << 20
+
+func (w *flushingWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.flushed >= flushEvery {
+		_ = unix.SyncFileRange(int(w.f.Fd()), w.flushed, w.off-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		w.flushed = w.off
+	}
+	return n, err
 }
 
 type ctxReader struct {
@@ -239,6 +272,38 @@ func linkInto(tmp, p string) error {
 
 // Put implements archive.Writer: create-only, atomic.
 func (s *Store) Put(ctx context.Context, key string, body io.Reader, opts archive.PutOptions) (archive.ObjectInfo, error) {
+	return s.put(ctx, key, func() (string, int64, error) { return s.writeTemp(ctx, body, 0o444) })
+}
+
+var _ archive.StreamPutter = (*Store)(nil)
+
+// PutStream implements archive.StreamPutter: write fills the temp file
+// directly (no pipe); the object is published only if it returns nil.
+func (s *Store) PutStream(ctx context.Context, key string, opts archive.PutOptions, write func(w io.Writer) error) (archive.ObjectInfo, error) {
+	return s.put(ctx, key, func() (string, int64, error) {
+		return s.writeTempFunc(0o444, func(w io.Writer) (int64, error) {
+			cw := &countWriter{w: w}
+			err := write(cw)
+			if err == nil {
+				err = ctx.Err()
+			}
+			return cw.n, err
+		})
+	})
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (s *Store) put(ctx context.Context, key string, fill func() (string, int64, error)) (archive.ObjectInfo, error) {
 	p, err := s.path(key)
 	if err != nil {
 		return archive.ObjectInfo{}, err
@@ -246,7 +311,7 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, opts archiv
 	if _, err := os.Lstat(p); err == nil {
 		return archive.ObjectInfo{}, fmt.Errorf("%s: %w", key, archive.ErrExists)
 	}
-	tmp, n, err := s.writeTemp(ctx, body, 0o444)
+	tmp, n, err := fill()
 	if err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("write %s: %w", key, err)
 	}
