@@ -143,7 +143,12 @@ func (a *App) Close() error {
 func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.ElementError {
 	schema, parser, err := a.schema(ctx, s)
 	if err != nil {
-		return []config.ElementError{{Field: "from", Msg: err.Error()}}
+		field := "from"
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			field = fe.field
+		}
+		return []config.ElementError{{Field: field, Msg: err.Error()}}
 	}
 	opts := workbook.Options{
 		Dialect:  workbook.Dialect(dialectOf(s.SourceConfig)),
@@ -217,6 +222,11 @@ func (a *App) schema(ctx context.Context, s *config.Schedule) (workbook.Schema, 
 		if table != "" {
 			cols, err = a.tableColumns(ctx, src, sc.Name, table)
 		} else {
+			if parser != nil {
+				if err := parser.CheckSelect(ctx, s.Element.From.SQL); err != nil {
+					return ws, nil, &fieldError{field: "from.sql", err: err}
+				}
+			}
 			cols, err = src.Describe(ctx, source.Query{SQL: s.Element.From.SQL})
 		}
 		if err != nil {
@@ -272,6 +282,15 @@ func (a *App) tableColumns(ctx context.Context, src source.Source, srcName, tabl
 	a.saveSchemaCache(srcName, table, cols)
 	return cols, nil
 }
+
+// fieldError places a problem at a field of the element.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
 
 type schemaCache struct {
 	Source  string          `json:"source"`

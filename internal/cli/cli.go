@@ -1,6 +1,7 @@
 // Package cli is exportd's command line: cobra commands that parse flags,
 // build an app.App and print results. Exit codes: 0 success (including
-// "already archived"), 1 failure, 2 usage or configuration error, 75
+// "already archived"), 1 failure (an invalid configuration included), 2
+// usage error (bad flags or arguments, a refused run request), 75
 // (EX_TEMPFAIL) when another run holds the unit.
 package cli
 
@@ -104,8 +105,6 @@ local folder or S3, exactly once per window, with chained manifests.`,
 	code := ExitFailure
 	if errors.As(err, &ee) {
 		code = ee.code
-	} else if errors.Is(err, config.ErrInvalid) {
-		code = ExitUsage
 	} else if isUsage(err) {
 		code = ExitUsage
 	}
@@ -138,7 +137,8 @@ func (g *globals) load(ctx context.Context, o app.Options) (*app.App, error) {
 	a, err := app.Load(ctx, o)
 	if err != nil {
 		if errors.Is(err, config.ErrInvalid) {
-			return nil, exitWith(ExitUsage, err)
+			// Every problem, one per line, located; exit 1.
+			return nil, exitWith(ExitFailure, fmt.Errorf("invalid configuration:\n%w", err))
 		}
 		return nil, err
 	}

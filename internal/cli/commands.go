@@ -161,7 +161,7 @@ cron, time zones, filename templates, and each element's formulas type-checked
 against the source's columns (embedded sources are opened; others use the
 columns cached under state_dir or declared in the config, or the live
 warehouse with --online). Each problem prints as file:line:col: export "name":
-field: message. Exit 2 if there is any.`,
+field: message. Exit 1 if there is any.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := g.load(cmd.Context(), app.Options{Online: online, SkipSecrets: skipSecrets})
