@@ -119,7 +119,6 @@ func (s *Source) copyThroughPipe(ctx context.Context, text string, args []any, w
 		return 0, 0, fmt.Errorf("open pipe: %w", &os.PathError{Op: "open", Path: fifo, Err: err})
 	}
 
-	_ = syscall.Close(holdFD) // MUTATION
 	copyCtx, cancelCopy := context.WithCancel(ctx)
 	defer cancelCopy()
 	done := make(chan copyOutcome, 1)
