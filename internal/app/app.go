@@ -150,19 +150,16 @@ func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.Ele
 		}
 		return []config.ElementError{{Field: field, Msg: err.Error()}}
 	}
-	opts := workbook.Options{
-		Dialect:  workbook.Dialect(dialectOf(s.SourceConfig)),
-		Timezone: s.Location,
-		DedupeBy: s.DedupeBy,
-		Parser:   parser,
-	}
-	snap, err := workbook.Compile(&s.Element, schema, opts)
+	opts := compileOptions(s, dialectOf(s.SourceConfig))
+	opts.Parser = parser
+	snapOpts := opts
+	snapOpts.Window = nil
+	snap, err := workbook.Compile(&s.Element, schema, snapOpts)
 	if err != nil {
 		return elementErrors(err)
 	}
 	c := &compiled{sched: s, full: snap, snap: snap}
-	if s.Window != nil {
-		opts.Window = &workbook.WindowHook{Column: s.Window.Column}
+	if opts.Window != nil {
 		full, err := workbook.Compile(&s.Element, schema, opts)
 		if err != nil {
 			for _, e := range elementErrors(err) {
@@ -176,6 +173,16 @@ func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.Ele
 	a.compiled[s.Name] = c
 	a.mu.Unlock()
 	return nil
+}
+
+// compileOptions are a schedule's compile settings for a dialect, with the
+// window hook when the schedule is windowed.
+func compileOptions(s *config.Schedule, dialect string) workbook.Options {
+	o := workbook.Options{Dialect: workbook.Dialect(dialect), Timezone: s.Location, DedupeBy: s.DedupeBy}
+	if s.Window != nil {
+		o.Window = &workbook.WindowHook{Column: s.Window.Column}
+	}
+	return o
 }
 
 func elementErrors(err error) []config.ElementError {

@@ -238,6 +238,26 @@ func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult
 	return fr, nil
 }
 
+// catchUpTime is the logical time at which catching up fires schedule s at
+// wall time now: now for a windowed schedule (every window closed by then);
+// for a snapshot schedule its latest scheduled fire (a snapshot missed while
+// the daemon was down), unless its policy is skip. ok is false when there
+// is nothing to fire.
+func catchUpTime(s *config.Schedule, now time.Time) (T time.Time, ok bool, err error) {
+	if s.Window != nil {
+		return now, true, nil
+	}
+	if s.CatchUp == config.CatchUpSkip {
+		return time.Time{}, false, nil
+	}
+	c, err := schedule.ParseCron(s.Cron, s.Location)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("schedule %q: %w", s.Name, err)
+	}
+	T = c.Prev(now.Add(time.Second))
+	return T, !T.IsZero(), nil
+}
+
 // CatchUp brings every enabled schedule up to date once: windowed schedules
 // export their missing closed windows, snapshot schedules their latest
 // scheduled fire if it is not archived. It is `serve --once`.
@@ -249,17 +269,12 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 		if !s.Enabled {
 			continue
 		}
-		T := now
-		if s.Window == nil {
-			c, err := schedule.ParseCron(s.Cron, s.Location)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			T = c.Prev(now.Add(time.Second))
-			if T.IsZero() {
-				continue
-			}
+		T, ok, err := catchUpTime(s, now)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if !ok {
+			continue
 		}
 		fr, err := a.Fire(ctx, s.Name, T, hooks)
 		total.add(fr)

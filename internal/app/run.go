@@ -133,9 +133,5 @@ func (a *App) Explain(ctx context.Context, name, dialect string) (*workbook.Comp
 	if err != nil {
 		return nil, err
 	}
-	opts := workbook.Options{Dialect: workbook.Dialect(dialect), Timezone: s.Location, DedupeBy: s.DedupeBy}
-	if s.Window != nil {
-		opts.Window = &workbook.WindowHook{Column: s.Window.Column}
-	}
-	return workbook.Compile(&s.Element, schema, opts)
+	return workbook.Compile(&s.Element, schema, compileOptions(s, dialect))
 }

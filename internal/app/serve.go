@@ -503,20 +503,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if !s.Enabled {
 			continue
 		}
-		T := a.opts.Now().UTC().Truncate(time.Second)
-		if s.Window == nil {
-			if s.CatchUp == config.CatchUpSkip {
-				continue
-			}
-			c, err := schedule.ParseCron(s.Cron, s.Location)
-			if err != nil {
-				continue
-			}
-			// A snapshot fire missed while the daemon was down.
-			T = c.Prev(T.Add(time.Second))
-			if T.IsZero() {
-				continue
-			}
+		T, ok, err := catchUpTime(s, a.opts.Now().UTC().Truncate(time.Second))
+		if err != nil {
+			d.log.Error("catch-up at start", zap.Error(err))
+		}
+		if !ok {
+			continue
 		}
 		if _, err := d.fire(ctx, s.Name, T, "catch-up"); err != nil {
 			d.log.Error("catch-up at start had failures", zap.String("schedule", s.Name), zap.Error(err))
