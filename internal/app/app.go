@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,24 +64,34 @@ type App struct {
 	log  *zap.Logger
 
 	// loading is the config being loaded, while Load checks elements.
-	loading *config.Config
+	loading atomic.Pointer[config.Config]
 
 	mu       sync.Mutex
 	sources  map[string]source.Source
 	stores   map[string]archive.Store
 	archives map[string]*archive.Archive
 	compiled map[string]*compiled
-	// columns caches table columns per source and table for one load.
+	// colMu guards columns, table columns per source and table for one
+	// load; it is held while a table's columns are read, so concurrent
+	// checks of 10,000 schedules on one table read them once.
+	colMu   sync.Mutex
 	columns map[string][]source.Column
 }
 
 // compiled is a schedule's element compiled for its source.
 type compiled struct {
 	sched *config.Schedule
-	// full has the window hook when the schedule is windowed; snap does
-	// not (ad-hoc snapshots of a windowed schedule).
-	full, snap *workbook.Compiled
+	// full has the window hook when the schedule is windowed.
+	full *workbook.Compiled
+	// snapshot compiles the element without the window hook (ad-hoc
+	// snapshots of a windowed schedule) when first needed: it is rarely
+	// used, and compiling it for every schedule at load cost 10,000
+	// schedules a fifth of their start-up.
+	snapshot func() (*workbook.Compiled, error)
 }
+
+// snap is the element compiled without the window hook.
+func (c *compiled) snap() (*workbook.Compiled, error) { return c.snapshot() }
 
 // Load reads and checks the configuration, opening the sources that are
 // needed to check elements. The returned error is a config.Errors when
@@ -100,7 +111,7 @@ func Load(ctx context.Context, opts Options) (*App, error) {
 			return err
 		},
 		CheckElement: func(cfg *config.Config, s *config.Schedule) []config.ElementError {
-			a.loading = cfg
+			a.loading.Store(cfg)
 			return a.checkElement(ctx, s)
 		},
 	})
@@ -108,7 +119,8 @@ func Load(ctx context.Context, opts Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	a.cfg, a.loading = cfg, nil
+	a.cfg = cfg
+	a.loading.Store(nil)
 	return a, nil
 }
 
@@ -154,20 +166,27 @@ func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.Ele
 	opts.Parser = parser
 	snapOpts := opts
 	snapOpts.Window = nil
-	snap, err := workbook.Compile(&s.Element, schema, snapOpts)
+	full, err := workbook.Compile(&s.Element, schema, opts)
 	if err != nil {
-		return elementErrors(err)
-	}
-	c := &compiled{sched: s, full: snap, snap: snap}
-	if opts.Window != nil {
-		full, err := workbook.Compile(&s.Element, schema, opts)
-		if err != nil {
-			for _, e := range elementErrors(err) {
-				// The window hook's problems are the window's, not the element's.
-				return []config.ElementError{{Field: "", Msg: "window.column: " + e.Msg}}
-			}
+		if opts.Window == nil {
+			return elementErrors(err)
 		}
-		c.full = full
+		// The element's own problems are the element's; what only the
+		// window hook brings is the window's.
+		if _, serr := workbook.Compile(&s.Element, schema, snapOpts); serr != nil {
+			return elementErrors(serr)
+		}
+		for _, e := range elementErrors(err) {
+			return []config.ElementError{{Field: "", Msg: "window.column: " + e.Msg}}
+		}
+	}
+	c := &compiled{sched: s, full: full}
+	if opts.Window == nil {
+		c.snapshot = func() (*workbook.Compiled, error) { return full, nil }
+	} else {
+		c.snapshot = sync.OnceValues(func() (*workbook.Compiled, error) {
+			return workbook.Compile(&s.Element, schema, snapOpts)
+		})
 	}
 	a.mu.Lock()
 	a.compiled[s.Name] = c
@@ -240,9 +259,11 @@ func (a *App) schema(ctx context.Context, s *config.Schedule) (workbook.Schema, 
 			return ws, nil, fmt.Errorf("read columns of source %q: %w", sc.Name, err)
 		}
 	} else if table != "" {
-		var ok bool
-		cols, ok = a.loadSchemaCache(sc.Name, table)
-		if !ok {
+		cols, _ = a.columnsOnce(sc.Name, table, func() ([]source.Column, error) {
+			cols, _ := a.loadSchemaCache(sc.Name, table)
+			return cols, nil
+		})
+		if len(cols) == 0 {
 			for name, co := range sc.Columns[table] {
 				if co.Type != "" {
 					cols = append(cols, source.Column{Name: name, Type: co.Type})
@@ -270,23 +291,32 @@ func (a *App) schema(ctx context.Context, s *config.Schedule) (workbook.Schema, 
 }
 
 // tableColumns reads a table's columns once per load (not once per
-// schedule) and refreshes the schema cache under state_dir.
+// schedule, which Load checks concurrently) and refreshes the schema
+// cache under state_dir.
 func (a *App) tableColumns(ctx context.Context, src source.Source, srcName, table string) ([]source.Column, error) {
+	return a.columnsOnce(srcName, table, func() ([]source.Column, error) {
+		cols, err := src.Columns(ctx, table)
+		if err == nil {
+			a.saveSchemaCache(srcName, table, cols)
+		}
+		return cols, err
+	})
+}
+
+// columnsOnce returns the columns read reads for a table, calling read at
+// most once per load unless it fails.
+func (a *App) columnsOnce(srcName, table string, read func() ([]source.Column, error)) ([]source.Column, error) {
 	key := srcName + "\x00" + table
-	a.mu.Lock()
-	cols, ok := a.columns[key]
-	a.mu.Unlock()
-	if ok {
+	a.colMu.Lock()
+	defer a.colMu.Unlock()
+	if cols, ok := a.columns[key]; ok {
 		return cols, nil
 	}
-	cols, err := src.Columns(ctx, table)
+	cols, err := read()
 	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
 	a.columns[key] = cols
-	a.mu.Unlock()
-	a.saveSchemaCache(srcName, table, cols)
 	return cols, nil
 }
 

@@ -173,7 +173,10 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 		Query: func(u archive.Unit) (export.Query, error) {
 			cq := c.full
 			if u.Window.IsZero() {
-				cq = c.snap
+				var err error
+				if cq, err = c.snap(); err != nil {
+					return export.Query{}, err
+				}
 			}
 			args, err := cq.Bind(workbook.Values{Now: u.Logical, WindowStart: u.Window.Start, WindowEnd: u.Window.End})
 			if err != nil {
@@ -193,14 +196,14 @@ func (a *App) sourceConfig(name string) *config.Source {
 	if a.cfg != nil {
 		return a.cfg.Sources[name]
 	}
-	return a.loading.Sources[name]
+	return a.loading.Load().Sources[name]
 }
 
 func (a *App) stateDir() string {
 	if a.cfg != nil {
 		return a.cfg.StateDir
 	}
-	return a.loading.StateDir
+	return a.loading.Load().StateDir
 }
 
 func (a *App) scheduleNames() []string {

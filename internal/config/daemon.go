@@ -76,7 +76,7 @@ func (l *loader) daemon(path string, data []byte) *Config {
 		return nil
 	}
 	var raw daemonFile
-	l.decode(f, data, &raw)
+	l.decode(f, &raw)
 	dir := filepath.Dir(path)
 	cfg := &Config{
 		File:         path,

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -42,7 +44,8 @@ type LoadOptions struct {
 	// formulas, columns, that from.sql is one SELECT); it also gets the
 	// daemon config being loaded (state folder, sources). Load calls it for
 	// each schedule whose own fields are fine and whose source is valid,
-	// and places each returned error at element.<Field> in the file.
+	// and places each returned error at element.<Field> in the file. Load
+	// checks schedules concurrently: CheckElement must be safe for that.
 	CheckElement func(cfg *Config, s *Schedule) []ElementError
 }
 
@@ -86,7 +89,8 @@ type loader struct {
 	// files are the files loaded so far, with their problems.
 	files []*fileState
 	// locs caches time zones: time.LoadLocation reads a file each time.
-	locs map[string]locResult
+	locMu sync.Mutex
+	locs  map[string]locResult
 	// sourceBad and integrationBad mark sources and integrations with
 	// problems: their schedules are not handed to CheckElement, which
 	// could not make sense of them, and are not checked against settings
@@ -142,7 +146,6 @@ func (l *loader) keyErrorf(f *fileState, path, format string, args ...any) {
 
 var (
 	yamlLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	typeErrRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
 	yamlAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
 	// yamlParserErrRE matches the problems go-yaml's parser (not its
 	// scanner) reports.
@@ -204,41 +207,19 @@ func (l *loader) parse(f *fileState, data []byte, what string) bool {
 	if root.Kind != yaml.MappingNode {
 		return fail(root.Line, root.Column, "must be a mapping of fields, not "+describeNode(root))
 	}
-	f.doc.root = root
+	f.doc.root, f.doc.data = root, data
 	return true
 }
 
 // decode checks the document against out's type (the structural pass) and
 // decodes it strictly. out keeps what could be decoded even when there are
 // problems, so that semantic checks still run on the rest.
-func (l *loader) decode(f *fileState, data []byte, out any) {
-	before := len(f.errs)
+func (l *loader) decode(f *fileState, out any) {
 	c := checker{report: func(n *yaml.Node, field, msg string, bad ...string) {
 		l.add(f, &Error{File: f.doc.file, Line: n.Line, Column: n.Column, Export: f.export, Field: field, Msg: msg})
 		f.bad = append(f.bad, bad...)
 	}}
-	c.walk(f.doc.root, reflect.TypeOf(out).Elem(), "")
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(out)
-	if err == nil || len(f.errs) > before {
-		return
-	}
-	// The structural pass should have found whatever the decoder did; if
-	// it did not, the decoder's own words are better than nothing.
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		te = &yaml.TypeError{Errors: []string{err.Error()}}
-	}
-	for _, msg := range te.Errors {
-		line := 0
-		if m := typeErrRE.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		l.add(f, &Error{File: f.doc.file, Line: line, Column: min(line, 1), Export: f.export, Msg: msg})
-	}
-	f.bad = append(f.bad, "")
+	c.walk(f.doc.root, reflect.ValueOf(out).Elem(), "")
 }
 
 // resolvePath resolves p against dir unless it is absolute.
@@ -335,10 +316,27 @@ func (l *loader) loadSchedules(cfg *Config) {
 		}
 		files = append(files, &parsedSchedule{f: &fileState{doc: &document{file: file}}})
 	}
+	// Each file is read, checked and handed to CheckElement on its own
+	// (they touch nothing but their fileState); only the check for
+	// duplicate names needs them all.
+	// A few long-lived workers rather than a goroutine per file: each
+	// fresh goroutine grew its stack again in the parser's recursion.
+	var next atomic.Int64
 	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, p := range files {
-		g.Go(func() error { l.readSchedule(p); return nil })
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		g.Go(func() error {
+			for i := next.Add(1) - 1; i < int64(len(files)); i = next.Add(1) - 1 {
+				p := files[i]
+				l.readSchedule(p)
+				if p.ok {
+					p.s = l.checkSchedule(cfg, p.f, &p.raw)
+					l.checkElement(cfg, p.f, p.s)
+					p.raw = scheduleFile{}
+				}
+				p.f.doc.release()
+			}
+			return nil
+		})
 	}
 	_ = g.Wait()
 
@@ -348,22 +346,13 @@ func (l *loader) loadSchedules(cfg *Config) {
 		if !p.ok {
 			continue
 		}
-		s := l.checkSchedule(cfg, p.f, &p.raw)
+		s := p.s
 		if s.Name != "" {
 			if prev, ok := first[s.Name]; ok {
 				line, col := prev.Pos("name")
 				l.errorf(p.f, "name", "duplicate export name; %q is also defined in %s:%d:%d", s.Name, prev.File, line, col)
 			} else {
 				first[s.Name] = s
-			}
-		}
-		if len(p.f.errs) == 0 && l.opts.CheckElement != nil && s.SourceConfig != nil && !l.sourceBad[s.Source] {
-			for _, ee := range l.opts.CheckElement(cfg, s) {
-				path := "element"
-				if ee.Field != "" {
-					path += "." + ee.Field
-				}
-				l.errorf(p.f, path, "%s", ee.Msg)
 			}
 		}
 		cfg.Schedules = append(cfg.Schedules, s)
@@ -375,7 +364,23 @@ func (l *loader) loadSchedules(cfg *Config) {
 type parsedSchedule struct {
 	f   *fileState
 	raw scheduleFile
-	ok  bool // decoded far enough to be checked
+	ok  bool      // decoded far enough to be checked
+	s   *Schedule // the checked schedule, when ok
+}
+
+// checkElement hands a schedule whose own fields are fine to
+// LoadOptions.CheckElement.
+func (l *loader) checkElement(cfg *Config, f *fileState, s *Schedule) {
+	if len(f.errs) > 0 || l.opts.CheckElement == nil || s.SourceConfig == nil || l.sourceBad[s.Source] {
+		return
+	}
+	for _, ee := range l.opts.CheckElement(cfg, s) {
+		path := "element"
+		if ee.Field != "" {
+			path += "." + ee.Field
+		}
+		l.errorf(f, path, "%s", ee.Msg)
+	}
 }
 
 // readSchedule reads, parses and decodes one schedule file. It touches
@@ -395,7 +400,7 @@ func (l *loader) readSchedule(p *parsedSchedule) {
 			f.export = v.Value
 		}
 	}
-	l.decode(f, data, &p.raw)
+	l.decode(f, &p.raw)
 	p.ok = true
 }
 
@@ -406,6 +411,8 @@ type locResult struct {
 
 // location is loadLocation, cached.
 func (l *loader) location(name string) (*time.Location, error) {
+	l.locMu.Lock()
+	defer l.locMu.Unlock()
 	if r, ok := l.locs[name]; ok {
 		return r.loc, r.err
 	}

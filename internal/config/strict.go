@@ -13,13 +13,46 @@ import (
 
 // This file is the second pass over the yaml.Node tree: it checks a file
 // against the Go type it decodes into, with positions and YAML paths, and
-// answers position queries. The decoder (KnownFields) enforces the same
-// rules; this pass exists for the messages.
+// answers position queries, and decodes the values as it goes (a node's
+// own Decode is used for leaves and custom unmarshalers only).
 
 // document is one parsed YAML file.
 type document struct {
 	file string
-	root *yaml.Node // the top mapping; nil for an empty file
+	// data is the file's bytes as loaded, for positions after release.
+	data []byte
+
+	mu   sync.Mutex
+	root *yaml.Node // the top mapping; nil for an empty file or after release
+}
+
+// release drops the node tree once a schedule is checked: 10,000 retained
+// trees were a third of the daemon's heap, and the garbage collector
+// marked them over and over while the rest loaded. Positions are then
+// answered by parsing the retained bytes again, which only messages need.
+func (d *document) release() {
+	d.mu.Lock()
+	d.root = nil
+	d.mu.Unlock()
+}
+
+// tree returns the top mapping, parsing the retained bytes again after
+// release.
+func (d *document) tree() *yaml.Node {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.root == nil && d.data != nil {
+		var doc yaml.Node
+		if yaml.Unmarshal(d.data, &doc) == nil && len(doc.Content) > 0 {
+			if root := deref(doc.Content[0]); root.Kind == yaml.MappingNode {
+				d.root = root
+			}
+		}
+	}
+	return d.root
 }
 
 // pair is one key/value of a mapping, merge keys (<<) expanded.
@@ -114,11 +147,12 @@ func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) 
 // mapping or list (the line that names it); the nearest existing ancestor
 // when path is not in the file.
 func (d *document) pos(path string) (line, col int) {
-	if d == nil || d.root == nil {
+	root := d.tree()
+	if root == nil {
 		return 1, 1
 	}
 	var key *yaml.Node
-	val := d.root
+	val := root
 	at := func() (int, int) {
 		if key != nil && (val == nil || deref(val).Kind != yaml.ScalarNode || isNull(deref(val))) {
 			return key.Line, key.Column
@@ -157,10 +191,10 @@ func (d *document) keyPos(path string) (line, col int) {
 	}
 	last := segs[len(segs)-1].key
 	parent := strings.TrimSuffix(strings.TrimSuffix(path, last), ".")
-	if d == nil || d.root == nil {
+	n := d.tree()
+	if n == nil {
 		return 1, 1
 	}
-	n := d.root
 	for _, s := range parsePath(parent) {
 		n = deref(n)
 		if s.index >= 0 {
@@ -192,6 +226,7 @@ func (d *document) keyPos(path string) (line, col int) {
 // fieldInfo is one YAML key of a struct.
 type fieldInfo struct {
 	typ     reflect.Type
+	index   []int  // for reflect.Value.FieldByIndex (through inline structs)
 	variant string // the only `type:` value the key is valid for, or ""
 }
 
@@ -221,9 +256,10 @@ func structFields(t reflect.Type) *structInfo {
 		return si.(*structInfo)
 	}
 	si := &structInfo{fields: map[string]fieldInfo{}}
-	var add func(t reflect.Type, variant string)
-	add = func(t reflect.Type, variant string) {
+	var add func(t reflect.Type, variant string, prefix []int)
+	add = func(t reflect.Type, variant string, prefix []int) {
 		for i := 0; i < t.NumField(); i++ {
+			index := append(slices.Clip(prefix), i)
 			f := t.Field(i)
 			name, inline, skip := yamlName(f)
 			if skip {
@@ -236,14 +272,14 @@ func structFields(t reflect.Type) *structInfo {
 				} else {
 					v = variant
 				}
-				add(f.Type, v)
+				add(f.Type, v, index)
 				continue
 			}
-			si.fields[name] = fieldInfo{typ: f.Type, variant: variant}
+			si.fields[name] = fieldInfo{typ: f.Type, index: index, variant: variant}
 			si.order = append(si.order, name)
 		}
 	}
-	add(t, "")
+	add(t, "", nil)
 	structCache.Store(t, si)
 	return si
 }
@@ -257,29 +293,38 @@ type checker struct {
 	report func(n *yaml.Node, field, msg string, bad ...string)
 }
 
-// walk checks node n against type t at path.
-func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
+// walk checks node n against the type of v at path and decodes it into
+// v (settable) as it goes: one pass over the tree for the checks and the
+// values, where a separate decode doubled the cost of loading 10,000
+// schedules. What fails a check is left at its zero value.
+func (c *checker) walk(n *yaml.Node, v reflect.Value, path string) {
 	n = deref(n)
 	if isNull(n) {
 		return
 	}
+	t := v.Type()
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		c.leaf(n, t, path)
+		c.leaf(n, v, path)
 		return
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		c.walk(n, t.Elem(), path)
+		e := reflect.New(t.Elem())
+		c.walk(n, e.Elem(), path)
+		v.Set(e)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			c.report(n, path, "must be a mapping, not "+describeNode(n), path)
 			return
 		}
-		c.mapping(n, t, path)
+		c.mapping(n, v, path)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			c.report(n, path, "must be a mapping, not "+describeNode(n), path)
 			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(t))
 		}
 		seen := map[string]*yaml.Node{}
 		for _, p := range c.ownPairs(n, path, seen) {
@@ -287,18 +332,38 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
 				c.report(p.k, path, "keys must be strings, not "+describeNode(p.k))
 				continue
 			}
-			c.walk(p.v, t.Elem(), joinPath(path, p.k.Value))
+			key := reflect.New(t.Key()).Elem()
+			c.leaf(p.k, key, path)
+			elem := reflect.New(t.Elem()).Elem()
+			c.walk(p.v, elem, joinPath(path, p.k.Value))
+			v.SetMapIndex(key, elem)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			c.report(n, path, "must be a list, not "+describeNode(n), path)
 			return
 		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			c.walk(item, t.Elem(), indexPath(path, i))
+			c.walk(item, s.Index(i), indexPath(path, i))
 		}
+		v.Set(s)
+	case reflect.Interface:
+		c.decode(n, v, path)
 	default:
-		c.leaf(n, t, path)
+		c.leaf(n, v, path)
+	}
+}
+
+// decode hands n to the YAML decoder for v, for what the walk does not
+// take apart itself.
+func (c *checker) decode(n *yaml.Node, v reflect.Value, path string) {
+	if err := n.Decode(v.Addr().Interface()); err != nil {
+		msg := err.Error()
+		if te, ok := err.(*yaml.TypeError); ok && len(te.Errors) > 0 {
+			msg = te.Errors[0]
+		}
+		c.report(n, path, msg, path)
 	}
 }
 
@@ -319,8 +384,8 @@ func (c *checker) ownPairs(n *yaml.Node, path string, seen map[string]*yaml.Node
 	return pairs(n)
 }
 
-func (c *checker) mapping(n *yaml.Node, t reflect.Type, path string) {
-	si := structFields(t)
+func (c *checker) mapping(n *yaml.Node, v reflect.Value, path string) {
+	si := structFields(v.Type())
 	ps := c.ownPairs(n, path, map[string]*yaml.Node{})
 	// The discriminator of a struct with per-type fields is its "type".
 	variant := ""
@@ -359,24 +424,35 @@ func (c *checker) mapping(n *yaml.Node, t reflect.Type, path string) {
 		case !valid(k.Value):
 			c.report(k, path, fmt.Sprintf("field %q does not apply to type %s; it is a %s setting", k.Value, variant, f.variant))
 		default:
-			c.walk(p.v, f.typ, joinPath(path, k.Value))
+			c.walk(p.v, v.FieldByIndex(f.index), joinPath(path, k.Value))
 		}
 	}
 }
 
-// leaf checks a scalar by decoding it into a fresh value of type t.
-func (c *checker) leaf(n *yaml.Node, t reflect.Type, path string) {
+// leaf checks a scalar by decoding it into v, which is left at its zero
+// value when the scalar does not fit.
+func (c *checker) leaf(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
 	custom := reflect.PointerTo(t).Implements(unmarshalerType)
 	if !custom && n.Kind != yaml.ScalarNode {
 		c.report(n, path, "must be "+describeKind(t)+", not "+describeNode(n), path)
 		return
 	}
-	err := n.Decode(reflect.New(t).Interface())
+	if !custom && t.Kind() == reflect.String && n.ShortTag() == "!!str" {
+		// Most leaves are strings: a plain string scalar is its value,
+		// without a decoder built for it.
+		v.SetString(n.Value)
+		return
+	}
+	fresh := reflect.New(t)
+	err := n.Decode(fresh.Interface())
 	if custom {
 		if te, ok := err.(*yaml.TypeError); ok && len(te.Errors) > 0 {
 			c.report(n, path, te.Errors[0], path)
 		} else if err != nil {
 			c.report(n, path, err.Error(), path)
+		} else {
+			v.Set(fresh.Elem())
 		}
 		return
 	}
@@ -396,7 +472,9 @@ func (c *checker) leaf(n *yaml.Node, t reflect.Type, path string) {
 	}
 	if err != nil {
 		c.report(n, path, fmt.Sprintf("must be %s, not %s", describeKind(t), quoteShort(n.Value)), path)
+		return
 	}
+	v.Set(fresh.Elem())
 }
 
 func describeKind(t reflect.Type) string {

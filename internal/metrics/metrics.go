@@ -8,9 +8,18 @@
 // zero), so a schedule that never ran still has series: rate() and absent()
 // alerts work from the first scrape, and a missing series means a missing
 // schedule, not a quiet one.
+//
+// The per-schedule series are not prometheus vecs: a schedule's 22 vec
+// children (label pairs, hashes, a histogram with two bucket arrays) kept
+// ~11 KiB of heap, which at 10,000 schedules made start-up slow and heavy.
+// One collector keeps a few plain numbers per schedule instead (one
+// allocation of ~350 bytes) and builds const metrics when scraped (the
+// kube-state-metrics / node_exporter pattern); the exposition is the same
+// as the vecs produced (BenchmarkNew10k compares the two).
 package metrics
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -46,95 +55,48 @@ const (
 	MissedShutdown = "shutdown" // the daemon was stopping
 )
 
+// The label values, in the order of the count arrays of scheduleSeries.
 var (
-	outcomes       = []string{OutcomeExported, OutcomeSkipped, OutcomeLost, OutcomeAlreadyArchived, OutcomeClaimed, OutcomeFailed}
-	failureReasons = []string{ReasonQuery, ReasonAuth, ReasonSchema, ReasonStore, ReasonOther}
-	missedReasons  = []string{MissedOverlap, MissedOverdue, MissedShutdown}
+	outcomes       = [...]string{OutcomeExported, OutcomeSkipped, OutcomeLost, OutcomeAlreadyArchived, OutcomeClaimed, OutcomeFailed}
+	failureReasons = [...]string{ReasonQuery, ReasonAuth, ReasonSchema, ReasonStore, ReasonOther}
+	missedReasons  = [...]string{MissedOverlap, MissedOverdue, MissedShutdown}
+
+	failedRun    = indexOf(outcomes[:], OutcomeFailed)
+	otherFailure = indexOf(failureReasons[:], ReasonOther)
+	overdueMiss  = indexOf(missedReasons[:], MissedOverdue)
 )
 
+// durationBucketCount is the number of DurationBuckets; scheduleSeries
+// holds the bucket counts inline, so the count is fixed.
+const durationBucketCount = 17
+
 // DurationBuckets are the buckets of exportd_run_duration_seconds: doubling
-// from 50 ms to 3276.8 s (~55 min); longer runs land in +Inf.
-var DurationBuckets = prometheus.ExponentialBuckets(0.05, 2, 17)
+// from 50 ms to 3276.8 s (~55 min); longer runs land in +Inf. New reads
+// them once; they must keep their 17 bounds.
+var DurationBuckets = prometheus.ExponentialBuckets(0.05, 2, durationBucketCount)
 
 // Metrics are exportd's collectors. The zero value is not usable; build it
 // with New. A nil *Metrics is a valid no-op, so code paths that run without
 // metrics (one-shot CLI commands, unit tests) need no checks.
 type Metrics struct {
-	runs        *prometheus.CounterVec
-	failures    *prometheus.CounterVec
-	rows        *prometheus.CounterVec
-	bytes       *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	missed      *prometheus.CounterVec
-	lost        *prometheus.CounterVec
-	lateRows    *prometheus.CounterVec
-	revisions   *prometheus.CounterVec
-	lastSuccess *prometheus.GaugeVec
-	paused      *prometheus.GaugeVec
-	running     prometheus.Gauge
-	reloadOK    prometheus.Gauge
-	reloadTime  prometheus.Gauge
-	buildInfo   *prometheus.GaugeVec
-
-	mu        sync.Mutex
-	schedules map[string]bool
-	// freshest is the value of lastSuccess per schedule, kept so the gauge
-	// only moves forward when windows finish out of order.
-	freshest map[string]float64
+	schedules  *scheduleCollector
+	running    prometheus.Gauge
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+	buildInfo  *prometheus.GaugeVec
 }
 
-// New registers exportd's collectors on reg and creates the label values of
+// New registers exportd's collectors on reg and creates the series of
 // every schedule in schedules. A nil reg builds unregistered collectors.
 // Registering twice on the same registry panics, as with any promauto use.
 func New(reg prometheus.Registerer, schedules []string) *Metrics {
+	c := newScheduleCollector(len(schedules))
+	if reg != nil {
+		reg.MustRegister(c)
+	}
 	f := promauto.With(reg)
-	sched := []string{"schedule"}
 	m := &Metrics{
-		runs: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_runs_total",
-			Help: "Runs of a schedule's units (windows or snapshots) by outcome: exported, skipped (condition), lost (older than the source's retention), already_archived, claimed (another run holds it), failed.",
-		}, []string{"schedule", "outcome"}),
-		failures: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_run_failures_total",
-			Help: "Failed runs by reason: query, auth, schema, store, other.",
-		}, []string{"schedule", "reason"}),
-		rows: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_rows_total",
-			Help: "Rows written to archived files.",
-		}, sched),
-		bytes: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_bytes_total",
-			Help: "Bytes of archived files (as stored, after compression).",
-		}, sched),
-		duration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "exportd_run_duration_seconds",
-			Help:    "Duration of runs that queried the source (exported, skipped or failed).",
-			Buckets: DurationBuckets,
-		}, sched),
-		missed: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_missed_fires_total",
-			Help: "Cron fires that did not start a run, by reason: overlap, overdue, shutdown.",
-		}, []string{"schedule", "reason"}),
-		lost: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_lost_windows_total",
-			Help: "Windows recorded as lost because the source no longer had their data.",
-		}, sched),
-		lateRows: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_late_rows_total",
-			Help: "Rows that reached the source after their window was archived, found by a recheck.",
-		}, sched),
-		revisions: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "exportd_revisions_total",
-			Help: "New revisions written for windows whose source data changed after archiving.",
-		}, sched),
-		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "exportd_last_success_window_end_timestamp_seconds",
-			Help: "End of the newest archived window (or logical time of the newest snapshot), as a Unix timestamp; 0 until the first one.",
-		}, sched),
-		paused: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "exportd_schedule_paused",
-			Help: "1 when the schedule is paused (by an operator or after consecutive failures), else 0.",
-		}, sched),
+		schedules: c,
 		running: f.NewGauge(prometheus.GaugeOpts{
 			Name: "exportd_running_exports",
 			Help: "Exports in progress.",
@@ -151,41 +113,20 @@ func New(reg prometheus.Registerer, schedules []string) *Metrics {
 			Name: "exportd_build_info",
 			Help: "Always 1; the version label says which exportd is running.",
 		}, []string{"version"}),
-		schedules: map[string]bool{},
-		freshest:  map[string]float64{},
 	}
 	m.AddSchedules(schedules...)
 	return m
 }
 
-// AddSchedules creates the label values of schedules not seen yet.
+// AddSchedules creates the series of schedules not seen yet.
 func (m *Metrics) AddSchedules(names ...string) {
 	if m == nil {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, n := range names {
-		if m.schedules[n] {
-			continue
-		}
-		m.schedules[n] = true
-		for _, o := range outcomes {
-			m.runs.WithLabelValues(n, o)
-		}
-		for _, r := range failureReasons {
-			m.failures.WithLabelValues(n, r)
-		}
-		for _, r := range missedReasons {
-			m.missed.WithLabelValues(n, r)
-		}
-		for _, v := range []*prometheus.CounterVec{m.rows, m.bytes, m.lost, m.lateRows, m.revisions} {
-			v.WithLabelValues(n)
-		}
-		m.duration.WithLabelValues(n)
-		m.lastSuccess.WithLabelValues(n)
-		m.paused.WithLabelValues(n)
-	}
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.configure(names, time.Now())
 }
 
 // ResetSchedules makes names the configured set, after a reload: the series
@@ -199,24 +140,17 @@ func (m *Metrics) ResetSchedules(names []string) {
 	for _, n := range names {
 		keep[n] = true
 	}
-	m.mu.Lock()
-	for n := range m.schedules {
-		if keep[n] {
-			continue
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n, s := range c.series {
+		// Only configured schedules are dropped, as the vecs did: series
+		// created by events for a schedule never configured stay.
+		if s.configured && !keep[n] {
+			delete(c.series, n)
 		}
-		l := prometheus.Labels{"schedule": n}
-		for _, v := range []*prometheus.MetricVec{
-			m.runs.MetricVec, m.failures.MetricVec, m.rows.MetricVec, m.bytes.MetricVec,
-			m.duration.MetricVec, m.missed.MetricVec, m.lost.MetricVec, m.lateRows.MetricVec,
-			m.revisions.MetricVec, m.lastSuccess.MetricVec, m.paused.MetricVec,
-		} {
-			v.DeletePartialMatch(l)
-		}
-		delete(m.schedules, n)
-		delete(m.freshest, n)
 	}
-	m.mu.Unlock()
-	m.AddSchedules(names...)
+	c.configure(names, time.Now())
 }
 
 // RunStarted counts one export as in progress until the returned function
@@ -249,24 +183,42 @@ func (m *Metrics) RunFinished(schedule, outcome string, rows, bytes int64, d tim
 	if m == nil {
 		return
 	}
-	m.runs.WithLabelValues(schedule, outcome).Inc()
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.get(schedule)
+	if i := indexOf(outcomes[:], outcome); i >= 0 {
+		s.runs[i]++
+		s.present |= 1 << (bitRuns + i)
+	} else {
+		// Not an Outcome constant: the vec created a series for any
+		// value, and so do we (rarely, so the map is made on demand).
+		if s.otherRuns == nil {
+			s.otherRuns = map[string]uint64{}
+		}
+		s.otherRuns[outcome]++
+	}
 	if rows > 0 {
-		m.rows.WithLabelValues(schedule).Add(float64(rows))
+		s.rows += uint64(rows)
+		s.present |= 1 << bitRows
 	}
 	if bytes > 0 {
-		m.bytes.WithLabelValues(schedule).Add(float64(bytes))
+		s.bytes += uint64(bytes)
+		s.present |= 1 << bitBytes
 	}
 	switch outcome {
 	case OutcomeExported, OutcomeSkipped, OutcomeFailed:
-		m.duration.WithLabelValues(schedule).Observe(d.Seconds())
+		s.observe(c.bounds, d.Seconds())
 	}
 	switch outcome {
 	case OutcomeExported, OutcomeSkipped, OutcomeAlreadyArchived:
-		m.advanceFreshness(schedule, windowEnd)
+		s.advanceFreshness(windowEnd)
 	case OutcomeLost:
-		m.lost.WithLabelValues(schedule).Inc()
+		s.lost++
+		s.present |= 1 << bitLost
 	case OutcomeFailed:
-		m.failures.WithLabelValues(schedule, ReasonOther).Inc()
+		s.failures[otherFailure]++
+		s.present |= 1 << (bitFailures + otherFailure)
 	}
 }
 
@@ -277,37 +229,30 @@ func (m *Metrics) RunFailed(schedule, reason string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	switch reason {
-	case ReasonQuery, ReasonAuth, ReasonSchema, ReasonStore:
-	default:
-		reason = ReasonOther
+	r := indexOf(failureReasons[:], reason)
+	if r < 0 {
+		r = otherFailure
 	}
-	m.runs.WithLabelValues(schedule, OutcomeFailed).Inc()
-	m.failures.WithLabelValues(schedule, reason).Inc()
-	m.duration.WithLabelValues(schedule).Observe(d.Seconds())
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.get(schedule)
+	s.runs[failedRun]++
+	s.failures[r]++
+	s.present |= 1<<(bitRuns+failedRun) | 1<<(bitFailures+r)
+	s.observe(c.bounds, d.Seconds())
 }
 
 // SetFreshness moves the freshness gauge of schedule forward to t (the end
 // of its newest archived window), e.g. from the archive at start-up.
 func (m *Metrics) SetFreshness(schedule string, t time.Time) {
-	if m == nil {
+	if m == nil || t.IsZero() {
 		return
 	}
-	m.advanceFreshness(schedule, t)
-}
-
-func (m *Metrics) advanceFreshness(schedule string, t time.Time) {
-	if t.IsZero() {
-		return
-	}
-	v := float64(t.UnixMilli()) / 1e3
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if cur, ok := m.freshest[schedule]; ok && cur >= v {
-		return
-	}
-	m.freshest[schedule] = v
-	m.lastSuccess.WithLabelValues(schedule).Set(v)
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.get(schedule).advanceFreshness(t)
 }
 
 // MissedFire counts a cron fire of schedule that started no run (reason is
@@ -316,12 +261,16 @@ func (m *Metrics) MissedFire(schedule, reason string) {
 	if m == nil {
 		return
 	}
-	switch reason {
-	case MissedOverlap, MissedOverdue, MissedShutdown:
-	default:
-		reason = MissedOverdue
+	r := indexOf(missedReasons[:], reason)
+	if r < 0 {
+		r = overdueMiss
 	}
-	m.missed.WithLabelValues(schedule, reason).Inc()
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.get(schedule)
+	s.missed[r]++
+	s.present |= 1 << (bitMissed + r)
 }
 
 // LateRows counts n rows that a recheck found in an archived window after
@@ -330,7 +279,12 @@ func (m *Metrics) LateRows(schedule string, n int64) {
 	if m == nil || n <= 0 {
 		return
 	}
-	m.lateRows.WithLabelValues(schedule).Add(float64(n))
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.get(schedule)
+	s.lateRows += uint64(n)
+	s.present |= 1 << bitLateRows
 }
 
 // Revision counts a new revision written for an archived window.
@@ -338,7 +292,12 @@ func (m *Metrics) Revision(schedule string) {
 	if m == nil {
 		return
 	}
-	m.revisions.WithLabelValues(schedule).Inc()
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.get(schedule)
+	s.revisions++
+	s.present |= 1 << bitRevisions
 }
 
 // SetPaused records whether schedule is paused.
@@ -346,11 +305,12 @@ func (m *Metrics) SetPaused(schedule string, paused bool) {
 	if m == nil {
 		return
 	}
-	v := 0.0
-	if paused {
-		v = 1
-	}
-	m.paused.WithLabelValues(schedule).Set(v)
+	c := m.schedules
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.get(schedule)
+	s.paused = paused
+	s.present |= 1 << bitPaused
 }
 
 // ConfigReloaded records the result of a configuration (re)load at time at:
@@ -376,4 +336,278 @@ func (m *Metrics) SetBuildInfo(version string) {
 	}
 	m.buildInfo.Reset()
 	m.buildInfo.WithLabelValues(version).Set(1)
+}
+
+func indexOf(values []string, v string) int {
+	for i, x := range values {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// Bits of scheduleSeries.present, one per series: which series of a
+// schedule exist. A configured schedule has them all; a schedule known only
+// from events has those the events touched, as WithLabelValues created them.
+const (
+	bitRuns        = 0
+	bitFailures    = bitRuns + len(outcomes)
+	bitMissed      = bitFailures + len(failureReasons)
+	bitRows        = bitMissed + len(missedReasons)
+	bitBytes       = bitRows + 1
+	bitLost        = bitBytes + 1
+	bitLateRows    = bitLost + 1
+	bitRevisions   = bitLateRows + 1
+	bitDuration    = bitRevisions + 1
+	bitLastSuccess = bitDuration + 1
+	bitPaused      = bitLastSuccess + 1
+	allSeries      = 1<<(bitPaused+1) - 1
+)
+
+// scheduleSeries is the state of one schedule's series: plain numbers, so
+// creating a schedule is one allocation of a few hundred bytes.
+type scheduleSeries struct {
+	runs      [len(outcomes)]uint64
+	failures  [len(failureReasons)]uint64
+	missed    [len(missedReasons)]uint64
+	rows      uint64
+	bytes     uint64
+	lost      uint64
+	lateRows  uint64
+	revisions uint64
+	// buckets counts observations per bucket (not cumulative); those above
+	// the last bound are only in count, as for the +Inf bucket.
+	buckets [durationBucketCount]uint64
+	sum     float64
+	count   uint64
+	// lastSuccess is the freshness gauge; fresh says it has been set, so
+	// it only moves forward from then on.
+	lastSuccess float64
+	fresh       bool
+	paused      bool
+	// configured schedules are dropped by ResetSchedules when no longer
+	// configured.
+	configured bool
+	present    uint32
+	// created is when the series were created (Unix ns), the counters' and
+	// the histogram's created timestamp. Series that events create later
+	// share it: they count events since then too (there were none).
+	created int64
+	// otherRuns counts runs_total for outcomes that are not Outcome
+	// constants; nil unless a caller reported one.
+	otherRuns map[string]uint64
+}
+
+func (s *scheduleSeries) observe(bounds []float64, v float64) {
+	for i, b := range bounds {
+		if v <= b {
+			s.buckets[i]++
+			break
+		}
+	}
+	s.sum += v
+	s.count++
+	s.present |= 1 << bitDuration
+}
+
+func (s *scheduleSeries) advanceFreshness(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	v := float64(t.UnixMilli()) / 1e3
+	if s.fresh && s.lastSuccess >= v {
+		return
+	}
+	s.lastSuccess, s.fresh = v, true
+	s.present |= 1 << bitLastSuccess
+}
+
+// scheduleCollector exposes every schedule's series.
+//
+// One mutex guards all schedules rather than one per schedule: events come
+// a few per run (runs take seconds), so contention is negligible and each
+// hold is a map look-up and a few additions; a per-schedule mutex would
+// still need a lock around the map for look-ups, creation and removal, and
+// a scrape would take 10,000 locks. Collect holds it only to copy the
+// numbers, not while building and encoding the metrics, so a scrape does
+// not stall the daemon's events.
+type scheduleCollector struct {
+	runs, failures, missed                 *prometheus.Desc
+	rows, bytes, lost, lateRows, revisions *prometheus.Desc
+	duration, lastSuccess, paused          *prometheus.Desc
+	bounds                                 []float64
+	mu                                     sync.Mutex
+	series                                 map[string]*scheduleSeries
+}
+
+func newScheduleCollector(capacity int) *scheduleCollector {
+	if len(DurationBuckets) != durationBucketCount {
+		panic("metrics: DurationBuckets must have 17 bounds")
+	}
+	sched := []string{"schedule"}
+	return &scheduleCollector{
+		runs: prometheus.NewDesc("exportd_runs_total",
+			"Runs of a schedule's units (windows or snapshots) by outcome: exported, skipped (condition), lost (older than the source's retention), already_archived, claimed (another run holds it), failed.",
+			[]string{"schedule", "outcome"}, nil),
+		failures: prometheus.NewDesc("exportd_run_failures_total",
+			"Failed runs by reason: query, auth, schema, store, other.",
+			[]string{"schedule", "reason"}, nil),
+		rows: prometheus.NewDesc("exportd_rows_total",
+			"Rows written to archived files.", sched, nil),
+		bytes: prometheus.NewDesc("exportd_bytes_total",
+			"Bytes of archived files (as stored, after compression).", sched, nil),
+		duration: prometheus.NewDesc("exportd_run_duration_seconds",
+			"Duration of runs that queried the source (exported, skipped or failed).", sched, nil),
+		missed: prometheus.NewDesc("exportd_missed_fires_total",
+			"Cron fires that did not start a run, by reason: overlap, overdue, shutdown.",
+			[]string{"schedule", "reason"}, nil),
+		lost: prometheus.NewDesc("exportd_lost_windows_total",
+			"Windows recorded as lost because the source no longer had their data.", sched, nil),
+		lateRows: prometheus.NewDesc("exportd_late_rows_total",
+			"Rows that reached the source after their window was archived, found by a recheck.", sched, nil),
+		revisions: prometheus.NewDesc("exportd_revisions_total",
+			"New revisions written for windows whose source data changed after archiving.", sched, nil),
+		lastSuccess: prometheus.NewDesc("exportd_last_success_window_end_timestamp_seconds",
+			"End of the newest archived window (or logical time of the newest snapshot), as a Unix timestamp; 0 until the first one.", sched, nil),
+		paused: prometheus.NewDesc("exportd_schedule_paused",
+			"1 when the schedule is paused (by an operator or after consecutive failures), else 0.", sched, nil),
+		bounds: append([]float64(nil), DurationBuckets...),
+		series: make(map[string]*scheduleSeries, capacity),
+	}
+}
+
+// get returns the series of schedule, created (with no series present) if
+// it is not known: the caller holds c.mu.
+func (c *scheduleCollector) get(schedule string) *scheduleSeries {
+	s := c.series[schedule]
+	if s == nil {
+		s = &scheduleSeries{created: time.Now().UnixNano()}
+		c.series[schedule] = s
+	}
+	return s
+}
+
+// configure creates every series of names, keeping the counts of known
+// schedules: the caller holds c.mu.
+func (c *scheduleCollector) configure(names []string, now time.Time) {
+	created := now.UnixNano()
+	for _, n := range names {
+		s := c.series[n]
+		if s == nil {
+			s = &scheduleSeries{created: created}
+			c.series[n] = s
+		}
+		s.configured = true
+		s.present = allSeries
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *scheduleCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.runs, c.failures, c.rows, c.bytes, c.duration, c.missed,
+		c.lost, c.lateRows, c.revisions, c.lastSuccess, c.paused,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
+	type named struct {
+		name string
+		s    scheduleSeries
+	}
+	c.mu.Lock()
+	snap := make([]named, 0, len(c.series))
+	for n, s := range c.series {
+		v := named{name: n, s: *s}
+		if s.otherRuns != nil {
+			v.s.otherRuns = maps.Clone(s.otherRuns)
+		}
+		snap = append(snap, v)
+	}
+	c.mu.Unlock()
+
+	for i := range snap {
+		c.collect(ch, snap[i].name, &snap[i].s)
+	}
+}
+
+func (c *scheduleCollector) collect(ch chan<- prometheus.Metric, name string, s *scheduleSeries) {
+	has := func(bit int) bool { return s.present&(1<<bit) != 0 }
+	created := time.Unix(0, s.created)
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		m, err := prometheus.NewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, float64(v), created, labels...)
+		send(ch, d, m, err)
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, name)
+		send(ch, d, m, err)
+	}
+	for i, o := range outcomes {
+		if has(bitRuns + i) {
+			counter(c.runs, s.runs[i], name, o)
+		}
+	}
+	for o, v := range s.otherRuns {
+		counter(c.runs, v, name, o)
+	}
+	for i, r := range failureReasons {
+		if has(bitFailures + i) {
+			counter(c.failures, s.failures[i], name, r)
+		}
+	}
+	for i, r := range missedReasons {
+		if has(bitMissed + i) {
+			counter(c.missed, s.missed[i], name, r)
+		}
+	}
+	for _, v := range []struct {
+		bit int
+		d   *prometheus.Desc
+		n   uint64
+	}{
+		{bitRows, c.rows, s.rows},
+		{bitBytes, c.bytes, s.bytes},
+		{bitLost, c.lost, s.lost},
+		{bitLateRows, c.lateRows, s.lateRows},
+		{bitRevisions, c.revisions, s.revisions},
+	} {
+		if has(v.bit) {
+			counter(v.d, v.n, name)
+		}
+	}
+	if has(bitDuration) {
+		cumulative := make(map[float64]uint64, len(c.bounds))
+		var n uint64
+		for i, b := range c.bounds {
+			n += s.buckets[i]
+			cumulative[b] = n
+		}
+		m, err := prometheus.NewConstHistogramWithCreatedTimestamp(c.duration, s.count, s.sum, cumulative, created, name)
+		send(ch, c.duration, m, err)
+	}
+	if has(bitLastSuccess) {
+		gauge(c.lastSuccess, s.lastSuccess)
+	}
+	if has(bitPaused) {
+		p := 0.0
+		if s.paused {
+			p = 1
+		}
+		gauge(c.paused, p)
+	}
+}
+
+// send sends a const metric or, if it could not be built (a label value
+// that is not valid UTF-8), an invalid metric: the registry reports an
+// error for that series instead of a panic taking the daemon down in the
+// middle of a scrape.
+func send(ch chan<- prometheus.Metric, d *prometheus.Desc, m prometheus.Metric, err error) {
+	if err != nil {
+		m = prometheus.NewInvalidMetric(d, err)
+	}
+	ch <- m
 }
