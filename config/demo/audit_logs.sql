@@ -17,7 +17,10 @@
 --   * hourly PUBLIC_API calls by the service account, daily scheduled exports;
 --   * a few stray failed logins every day (typos, unknown accounts);
 --   * one credential-stuffing night, 68 days after the first day: by far the
---     day with the most failed logins.
+--     day with the most failed logins;
+--   * at-least-once delivery: about 0.2% of events arrive twice, as Sigma's
+--     audit log can deliver them (same REQUEST_ID, the row identical, so in
+--     the same window); `dedupe_by: [Request Id]` keeps one of each.
 -- Columns an event has no detail for are NULL (no object for LOGIN, no
 -- session for API calls, no reason code on success).
 
@@ -447,26 +450,33 @@ JOIN demo_users u ON u.user_no = floor(a.who * 119)::INTEGER;
 
 ------------------------------------------------------------------------------
 -- The table, in time order. REQUEST_ID is derived from each event's key and
--- the seed, so it is unique and repeatable.
+-- the seed, so it is unique per event and repeatable; a re-delivered event
+-- (about one in 500, chosen by a hash of its REQUEST_ID) appears twice,
+-- identical.
 ------------------------------------------------------------------------------
 CREATE OR REPLACE TABLE AUDIT_LOGS AS
-SELECT
-    e.request_time             AS REQUEST_TIME,
-    e.event_category           AS EVENT_CATEGORY,
-    e.event_type               AS EVENT_TYPE,
-    e.event_status             AS EVENT_STATUS,
-    e.event_status_reason_code AS EVENT_STATUS_REASON_CODE,
-    e.user_id                  AS USER_ID,
-    e.user_email               AS USER_EMAIL,
-    e.user_role                AS USER_ROLE,
-    e.object_id                AS OBJECT_ID,
-    e.object_name              AS OBJECT_NAME,
-    e.ip_address               AS IP_ADDRESS,
-    e.user_agent               AS USER_AGENT,
-    demo_uuid('request-' || getvariable('demo_seed')::VARCHAR || '-' || e.request_key) AS REQUEST_ID,
-    e.session_id               AS SESSION_ID
-FROM demo_events e, demo_params p
-WHERE e.request_time >= p.start_ts AND e.request_time < p.end_ts
+WITH delivered AS (
+    SELECT
+        e.request_time             AS REQUEST_TIME,
+        e.event_category           AS EVENT_CATEGORY,
+        e.event_type               AS EVENT_TYPE,
+        e.event_status             AS EVENT_STATUS,
+        e.event_status_reason_code AS EVENT_STATUS_REASON_CODE,
+        e.user_id                  AS USER_ID,
+        e.user_email               AS USER_EMAIL,
+        e.user_role                AS USER_ROLE,
+        e.object_id                AS OBJECT_ID,
+        e.object_name              AS OBJECT_NAME,
+        e.ip_address               AS IP_ADDRESS,
+        e.user_agent               AS USER_AGENT,
+        demo_uuid('request-' || getvariable('demo_seed')::VARCHAR || '-' || e.request_key) AS REQUEST_ID,
+        e.session_id               AS SESSION_ID
+    FROM demo_events e, demo_params p
+    WHERE e.request_time >= p.start_ts AND e.request_time < p.end_ts
+)
+SELECT * FROM delivered
+UNION ALL
+SELECT * FROM delivered WHERE demo_rnd(REQUEST_ID, 'redelivered') < 0.002
 ORDER BY REQUEST_TIME, REQUEST_ID;
 
 DROP TABLE demo_events;

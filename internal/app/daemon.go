@@ -58,18 +58,37 @@ func backoff(s *config.Schedule) schedule.Backoff {
 	return b
 }
 
-// runUnit runs one unit with the schedule's retries.
-func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u archive.Unit) (export.Result, error) {
+// stopped says whether stop (nil: never) is closed: the daemon is shutting
+// down and starts nothing new.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// runUnit runs one unit with the schedule's retries; once stop is closed
+// (shutdown) a failed attempt is not retried. A run cancelled because
+// shutdown_timeout ran out returns an error wrapping
+// schedule.ErrShutdownTimeout.
+func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u archive.Unit, stop <-chan struct{}) (export.Result, error) {
 	var res export.Result
+	retry := func(err error) bool { return retryable(err) && !stopped(stop) }
 	err := schedule.Retry(ctx, backoff(s), func(attempt int) error {
 		var err error
 		res, err = j.Run(ctx, u, attempt)
-		if err != nil && retryable(err) {
+		if err != nil && retry(err) {
 			a.log.Warn("export failed; will retry", zap.String("schedule", s.Name), zap.String("unit", u.ID()),
 				zap.Int("attempt", attempt), zap.Error(err))
 		}
 		return err
-	}, retryable)
+	}, retry)
+	if cause := context.Cause(ctx); err != nil && ctx.Err() != nil && errors.Is(cause, schedule.ErrShutdownTimeout) &&
+		!errors.Is(err, schedule.ErrShutdownTimeout) {
+		err = fmt.Errorf("%w: %w", cause, err)
+	}
 	return res, err
 }
 
@@ -95,7 +114,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 	ws := a.WindowSpec(s)
 	if ws == nil {
 		u := archive.Unit{Schedule: name, Logical: T.UTC()}
-		res, err := a.runUnit(ctx, j, s, u)
+		res, err := a.runUnit(ctx, j, s, u, hooks.Stopping)
 		observe(res, err)
 		return a.account(log, res, err)
 	}
@@ -124,6 +143,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 		errs = append(errs, err)
 	}
 	var mu sync.Mutex
+	notStarted := 0
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, a.cfg.Runs.MaxConcurrent))
 	for _, pw := range plan.Export {
@@ -131,7 +151,15 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 			log.Warn("window is about to leave the source's retention; exporting it first", zap.String("window", pw.Window.ID()))
 		}
 		g.Go(func() error {
-			res, err := a.runUnit(gctx, j, s, archive.Unit{Schedule: name, Logical: T.UTC(), Window: pw.Window})
+			// Shutdown stops firing: a window that has not started yet stays
+			// missing, and the next start catches it up.
+			if stopped(hooks.Stopping) {
+				mu.Lock()
+				notStarted++
+				mu.Unlock()
+				return nil
+			}
+			res, err := a.runUnit(gctx, j, s, archive.Unit{Schedule: name, Logical: T.UTC(), Window: pw.Window}, hooks.Stopping)
 			observe(res, err)
 			r, err := a.account(log, res, err)
 			mu.Lock()
@@ -142,6 +170,12 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 		})
 	}
 	_ = g.Wait()
+	if notStarted > 0 {
+		log.Info("shutting down: windows not started; the next start catches them up", zap.Int("windows", notStarted))
+	}
+	if stopped(hooks.Stopping) {
+		return fr, errors.Join(errs...)
+	}
 	if err := a.recheck(ctx, j, s, ws, T, hooks); err != nil {
 		errs = append(errs, err)
 	}
@@ -152,6 +186,11 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 type FireHooks struct {
 	Unit    func(export.Result, error)
 	Recheck func(u archive.Unit, r export.RecheckResult, err error)
+	// Stopping, when closed, means the daemon is shutting down: the fire
+	// starts no further window, recheck or retry, and lets the runs in
+	// progress finish (their context is cancelled if shutdown_timeout runs
+	// out). nil never closes.
+	Stopping <-chan struct{}
 }
 
 // countOnlyDelay is when a window is re-counted (late rows only) when the
@@ -219,6 +258,14 @@ func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult
 	case errors.Is(err, archive.ErrClaimed):
 		log.Info("another run holds this unit", zap.Error(err))
 		return fr, nil
+	case errors.Is(err, schedule.ErrShutdownTimeout):
+		// Not the export's fault: it was still running when shutdown_timeout
+		// ran out. Its temp object was discarded and its claim released; the
+		// next start exports the unit again.
+		fr.Failed++
+		log.Warn("export cancelled by shutdown: still running at shutdown_timeout; nothing was published, the claim was released",
+			zap.Error(err))
+		return fr, err
 	case err != nil:
 		fr.Failed++
 		log.Error("export failed", zap.Error(err))

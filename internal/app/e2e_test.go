@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,7 +36,12 @@ const demoEnd = "2026-11-01T00:00:00Z"
 func TestMain(m *testing.M) {
 	switch os.Getenv("EXPORTD_TEST_MAIN") {
 	case "cli":
-		os.Exit(cli.Main(context.Background(), "test", os.Args[1:], os.Stdout, os.Stderr))
+		// As cmd/exportd's main does: SIGINT and SIGTERM end the command's
+		// context (serve then shuts down in order).
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := cli.Main(ctx, "test", os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	case "kill-after-object":
 		killAfterObject()
 		os.Exit(3) // not reached: the process kills itself

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,8 +92,13 @@ type Daemon struct {
 	history []RunRecord
 	nextID  int64
 	// bg tracks runs started by run now without waiting.
-	bg  sync.WaitGroup
+	bg sync.WaitGroup
+	// ctx is the runs' context: it outlives Run's context by up to
+	// shutdown_timeout, then it is cancelled with schedule.ErrShutdownTimeout
+	// as its cause.
 	ctx context.Context
+	// stop closes when shutdown begins: nothing new starts after it.
+	stop <-chan struct{}
 
 	lastReloadOK bool
 	lastReload   time.Time
@@ -203,7 +209,8 @@ func (d *Daemon) fire(ctx context.Context, name string, T time.Time, trigger str
 	done := d.metrics.RunStarted()
 	defer done()
 	fr, err := a.Fire(ctx, name, T, &FireHooks{
-		Unit: func(res export.Result, err error) { d.record(name, trigger, res, err) },
+		Stopping: d.stop,
+		Unit:     func(res export.Result, err error) { d.record(name, trigger, res, err) },
 		Recheck: func(u archive.Unit, r export.RecheckResult, err error) {
 			if r.LateRows > 0 {
 				d.metrics.LateRows(name, r.LateRows)
@@ -419,7 +426,7 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		defer d.bg.Done()
 		defer release()
 		done := d.metrics.RunStarted()
-		res, err := a.runUnit(runCtx, j, s, u)
+		res, err := a.runUnit(runCtx, j, s, u, d.stop)
 		done()
 		rec := d.record(s.Name, server.TriggerAPI, res, err)
 		fr, _ := a.account(a.log.With(zap.String("schedule", s.Name)), res, err)
@@ -483,10 +490,17 @@ func (d *Daemon) Schedules() []ScheduleStatus {
 }
 
 // Run serves the HTTP API, catches up once, then fires schedules until ctx
-// is done; then it waits for running exports (up to shutdown_timeout) and
-// cancels the rest.
+// is done. Then it stops firing (no new schedule, window or retry starts),
+// waits for the exports in progress — catch-up at start, cron fires and run
+// now alike — up to shutdown_timeout, and cancels those still running: a
+// cancelled export publishes nothing and releases its claim. An orderly
+// stop returns nil, whether or not runs had to be cancelled.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.ctx = ctx
+	// The runs' context is not ctx: a signal must not cut the exports in
+	// progress short before shutdown_timeout.
+	runCtx, cancelRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelRuns(nil)
+	d.ctx, d.stop = runCtx, ctx.Done()
 	srvErr := make(chan error, 1)
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
@@ -498,9 +512,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.serveHTTP(httpCtx, srvErr); err != nil {
 		return err
 	}
+	finished := make(chan struct{})
+	var cancelled atomic.Bool
+	var watch sync.WaitGroup
+	watch.Go(func() { d.shutdownWatch(ctx, finished, cancelRuns, &cancelled) })
+	defer func() { close(finished); watch.Wait() }()
+
 	a, release := d.acquire()
 	for _, s := range a.cfg.Schedules {
-		if !s.Enabled {
+		if !s.Enabled || ctx.Err() != nil {
 			continue
 		}
 		T, ok, err := catchUpTime(s, a.opts.Now().UTC().Truncate(time.Second))
@@ -510,27 +530,84 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		if _, err := d.fire(ctx, s.Name, T, "catch-up"); err != nil {
+		_, err = d.fire(runCtx, s.Name, T, "catch-up")
+		switch {
+		case errors.Is(err, schedule.ErrShutdownTimeout):
+			d.log.Warn("catch-up at start cut short by shutdown", zap.String("schedule", s.Name), zap.Error(err))
+		case err != nil:
 			d.log.Error("catch-up at start had failures", zap.String("schedule", s.Name), zap.Error(err))
 		}
 	}
 	release()
-	d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)))
-	if d.WatchInterval >= 0 {
-		iv := d.WatchInterval
-		if iv == 0 {
-			iv = 5 * time.Second
+	var err error
+	if ctx.Err() == nil {
+		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)))
+		if d.WatchInterval >= 0 {
+			iv := d.WatchInterval
+			if iv == 0 {
+				iv = 5 * time.Second
+			}
+			var wg sync.WaitGroup
+			wctx, cancel := context.WithCancel(ctx)
+			wg.Go(func() { d.watch(wctx, iv) })
+			defer func() { cancel(); wg.Wait() }()
 		}
-		var wg sync.WaitGroup
-		wctx, cancel := context.WithCancel(ctx)
-		wg.Go(func() { d.watch(wctx, iv) })
-		defer func() { cancel(); wg.Wait() }()
+		err = d.sched.Run(ctx)
 	}
-	err := d.sched.Run(ctx)
 	d.bg.Wait()
-	if errors.Is(err, schedule.ErrShutdownTimeout) {
-		d.log.Warn("shutdown: runs still in progress at the timeout were cancelled; their claims were released")
-		return nil
+	if errors.Is(err, schedule.ErrShutdownTimeout) || cancelled.Load() {
+		d.log.Warn("shutdown: runs still in progress at shutdown_timeout were cancelled; they published nothing and released their claims")
+		err = nil
+	}
+	if err == nil {
+		d.log.Info("stopped")
 	}
 	return err
+}
+
+// shutdownWatch waits for ctx (shutdown begins) and then, unless Run has
+// finished by then, cancels the runs shutdown_timeout later. The
+// scheduler does the same for the runs it started; this covers catch-up at
+// start and run now.
+func (d *Daemon) shutdownWatch(ctx context.Context, finished <-chan struct{}, cancelRuns context.CancelCauseFunc, cancelled *atomic.Bool) {
+	select {
+	case <-ctx.Done():
+	case <-finished:
+		return
+	}
+	timeout := d.shutdownTimeout()
+	d.log.Info("shutting down: stopped firing; waiting for the exports in progress",
+		zap.Int("running", d.runningSchedules()), zap.Duration("shutdown_timeout", timeout))
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-finished:
+	case <-t.C:
+		cancelled.Store(true)
+		d.log.Warn("cancelling the exports still in progress at shutdown_timeout",
+			zap.Int("running", d.runningSchedules()), zap.Duration("shutdown_timeout", timeout))
+		cancelRuns(schedule.ErrShutdownTimeout)
+	}
+}
+
+func (d *Daemon) shutdownTimeout() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t := time.Duration(d.app.cfg.Server.ShutdownTimeout); t > 0 {
+		return t
+	}
+	return schedule.DefaultShutdownTimeout
+}
+
+// runningSchedules counts the schedules with a run in progress.
+func (d *Daemon) runningSchedules() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, st := range d.states {
+		if st.running {
+			n++
+		}
+	}
+	return n
 }

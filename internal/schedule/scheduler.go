@@ -16,7 +16,9 @@ import (
 
 // RunFunc runs one fire of the named entry. logical is the scheduled
 // instant (not the time the run started): it decides the run's windows and
-// keys. ctx is cancelled only when shutdown has waited ShutdownTimeout.
+// keys. ctx is cancelled only when shutdown has waited ShutdownTimeout, with
+// ErrShutdownTimeout as its cause (context.Cause), so a run can tell that
+// cancellation from its own.
 type RunFunc func(ctx context.Context, name string, logical time.Time) error
 
 // MissReason says why a fire did not start a run.
@@ -348,8 +350,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return ErrAlreadyStarted
 	}
 	s.started = true
-	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRuns()
+	runCtx, cancelRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelRuns(nil)
 	s.runCtx = runCtx
 	s.mu.Unlock()
 
@@ -473,7 +475,7 @@ func (s *Scheduler) call(name string, logical time.Time) (err error) {
 	return s.opts.Run(s.runCtx, name, logical)
 }
 
-func (s *Scheduler) shutdown(cancelRuns context.CancelFunc) error {
+func (s *Scheduler) shutdown(cancelRuns context.CancelCauseFunc) error {
 	close(s.stop)
 	done := make(chan struct{})
 	go func() {
@@ -491,7 +493,7 @@ func (s *Scheduler) shutdown(cancelRuns context.CancelFunc) error {
 	n := len(s.busy)
 	s.mu.Unlock()
 	s.log.Warn("cancelling runs at shutdown timeout", zap.Int("runs", n), zap.Duration("shutdown_timeout", s.opts.ShutdownTimeout))
-	cancelRuns()
+	cancelRuns(ErrShutdownTimeout)
 	<-done
 	return fmt.Errorf("schedule: %d run(s): %w", n, ErrShutdownTimeout)
 }

@@ -327,9 +327,10 @@ func TestSchedulerShutdownCancels(t *testing.T) {
 		sleepUntil(t0.Add(-time.Minute))
 		rec := newRecorder()
 		var cancelledAt time.Time
+		var cause error
 		rec.body = func(ctx context.Context, _ string, _ time.Time) error {
 			<-ctx.Done()
-			cancelledAt = time.Now()
+			cancelledAt, cause = time.Now(), context.Cause(ctx)
 			time.Sleep(time.Second) // cleaning up: aborting an upload, releasing a claim
 			return ctx.Err()
 		}
@@ -348,6 +349,9 @@ func TestSchedulerShutdownCancels(t *testing.T) {
 		}
 		if want := t0.Add(5*time.Minute + 30*time.Second); !cancelledAt.Equal(want) {
 			t.Errorf("run cancelled at %s, want %s", cancelledAt.UTC(), want.UTC())
+		}
+		if !errors.Is(cause, ErrShutdownTimeout) {
+			t.Errorf("run context's cause = %v, want ErrShutdownTimeout (the run logs why it stopped)", cause)
 		}
 		if now := time.Now(); !now.Equal(t0.Add(5*time.Minute + 31*time.Second)) {
 			t.Errorf("Run returned at %s, want after the run cleaned up", now.UTC())
