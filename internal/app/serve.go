@@ -383,6 +383,11 @@ type RunNowRequest struct {
 // RunNow exports one unit now: the latest closed window (or the window
 // starting at WindowStart) of a windowed schedule, or a snapshot.
 func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, error) {
+	if stopped(d.stop) {
+		// Shutdown stops firing, run now included: a run started now would
+		// only be cancelled at shutdown_timeout.
+		return RunRecord{}, fmt.Errorf("%w: shutting down", server.ErrUnavailable)
+	}
 	a, release := d.acquire()
 	u, s, err := a.Unit(RunRequest{Schedule: req.Schedule, WindowStart: req.WindowStart, Adhoc: req.Adhoc})
 	if err != nil {

@@ -61,8 +61,8 @@ var (
 	// ErrInternal: the server failed; the answer has a request id to find
 	// the error in the daemon's log (500). Client only.
 	ErrInternal = errors.New("internal server error")
-	// ErrUnavailable: the server is shutting down or not ready (503).
-	// Client only.
+	// ErrUnavailable: the server is shutting down or not ready (503). A
+	// Trigger returns it for a run asked for during shutdown.
 	ErrUnavailable = errors.New("service unavailable")
 )
 

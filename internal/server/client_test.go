@@ -100,6 +100,7 @@ func TestClientErrorsAreSentinels(t *testing.T) {
 	}{
 		{fmt.Errorf("%w: window 2026-11-25 is not closed yet: it closes at 2026-11-26T10:00:00Z", ErrBadRequest), ErrBadRequest, "is not closed yet"},
 		{fmt.Errorf("schedule daily-logins: %w", ErrRunning), ErrRunning, "in progress"},
+		{fmt.Errorf("%w: shutting down", ErrUnavailable), ErrUnavailable, "shutting down"},
 		{errCanned, ErrInternal, "request id"},
 	} {
 		ts.Trigger.set(func(f *fakeTrigger) { f.runErr = tc.err })

@@ -269,6 +269,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, name string, err e
 		s.writeError(w, r, http.StatusBadRequest, codeBadRequest, msg)
 	case errors.Is(err, ErrRunning):
 		s.writeError(w, r, http.StatusConflict, codeRunning, fmt.Sprintf("a run of schedule %q is in progress", name))
+	case errors.Is(err, ErrUnavailable):
+		w.Header().Set("Retry-After", "30")
+		s.writeError(w, r, http.StatusServiceUnavailable, codeUnavailable, "the daemon is shutting down; run it again on the next instance")
 	case r.Context().Err() != nil:
 		// The client left or the server is stopping: nobody may read
 		// this, but answer something true.

@@ -286,6 +286,7 @@ func TestRunNowErrors(t *testing.T) {
 		{"misaligned window", fmt.Errorf("%w: 2026-11-23T01:00:00Z is not the start of a day window in America/Los_Angeles", ErrBadRequest),
 			400, codeBadRequest, "is not the start of a day window"},
 		{"running", fmt.Errorf("schedule daily-logins: %w", ErrRunning), 409, codeRunning, `a run of schedule "daily-logins" is in progress`},
+		{"shutting down", fmt.Errorf("%w: shutting down", ErrUnavailable), 503, codeUnavailable, "shutting down"},
 		{"internal", errCanned, 500, codeInternal, "internal error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
