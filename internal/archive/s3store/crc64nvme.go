@@ -3,55 +3,28 @@ package s3store
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"hash/crc64"
-	"sync"
+	"hash"
+
+	"github.com/minio/crc64nvme"
 )
 
 // crc64NVMEPoly is the CRC-64/NVME polynomial, bit-reversed as hash/crc64
 // wants it (the same constant the AWS SDK uses).
 const crc64NVMEPoly = 0x9a6c9329ac4bc9b5
 
-// slicing8 is the slicing-by-8 table for CRC-64/NVME. hash/crc64 keeps such
-// tables only for ISO and ECMA and rebuilds one (16 KiB) on every Update for
-// other polynomials, which costs as much as the checksum on 32 KiB writes.
-var slicing8 = sync.OnceValue(func() *[8][256]uint64 {
-	var t [8][256]uint64
-	t[0] = *crc64.MakeTable(crc64NVMEPoly)
-	for i := range 256 {
-		crc := t[0][i]
-		for j := 1; j < 8; j++ {
-			crc = t[0][crc&0xff] ^ (crc >> 8)
-			t[j][i] = crc
-		}
-	}
-	return &t
-})
+// crc64NVME is a running CRC-64/NVME. It is on every byte a Put uploads,
+// on machines where the client may share the cores with the server:
+// minio/crc64nvme folds with PCLMULQDQ (amd64) and PMULL (arm64), about
+// 10 GB/s here, where hash/crc64 rebuilds a 2 KiB table on every write for
+// this polynomial and a slicing-by-8 loop managed 1.3 GB/s (0.85 s of CPU
+// per GiB, half of the client's share of an upload).
+type crc64NVME struct{ h hash.Hash64 }
 
-// crc64NVME is a running CRC-64/NVME.
-type crc64NVME struct {
-	crc uint64 // inverted while running
-	tab *[8][256]uint64
-}
+func newCRC64NVME() *crc64NVME { return &crc64NVME{h: crc64nvme.New()} }
 
-func newCRC64NVME() *crc64NVME { return &crc64NVME{crc: ^uint64(0), tab: slicing8()} }
+func (c *crc64NVME) Write(p []byte) (int, error) { return c.h.Write(p) }
 
-func (c *crc64NVME) Write(p []byte) (int, error) {
-	n := len(p)
-	crc, t := c.crc, c.tab
-	for len(p) >= 8 {
-		crc ^= binary.LittleEndian.Uint64(p)
-		crc = t[7][crc&0xff] ^ t[6][(crc>>8)&0xff] ^ t[5][(crc>>16)&0xff] ^ t[4][(crc>>24)&0xff] ^
-			t[3][(crc>>32)&0xff] ^ t[2][(crc>>40)&0xff] ^ t[1][(crc>>48)&0xff] ^ t[0][crc>>56]
-		p = p[8:]
-	}
-	for _, b := range p {
-		crc = t[0][byte(crc)^b] ^ (crc >> 8)
-	}
-	c.crc = crc
-	return n, nil
-}
-
-func (c *crc64NVME) Sum64() uint64 { return ^c.crc }
+func (c *crc64NVME) Sum64() uint64 { return c.h.Sum64() }
 
 // Base64 is the checksum as S3 headers carry it: big-endian, base64.
 func (c *crc64NVME) Base64() string { return crcBase64(c.Sum64()) }

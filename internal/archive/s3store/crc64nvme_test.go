@@ -18,7 +18,7 @@ func TestCRC64NVME(t *testing.T) {
 	// Same as hash/crc64 with the same polynomial, whatever the write sizes.
 	tab := crc64.MakeTable(crc64NVMEPoly)
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 65, 4096, 1<<20 + 3} {
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 255, 256, 257, 1023, 1024, 4095, 4096, 65537, 1<<20 + 3} {
 		data := make([]byte, n)
 		for i := range data {
 			data[i] = byte(r.Uint32())

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package s3store_test
+
+func flushPageCache() {}
