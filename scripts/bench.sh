@@ -13,6 +13,9 @@ run ./internal/workbook -bench 'DailyLoginActivity$' -benchtime 9x
 # alone); fire lateness with 1,000 due at once.
 run ./internal/app -bench DaemonStartup10k -benchtime 1x
 run ./internal/schedule -bench 'Startup|FireLateness' -benchtime 1x
+# The metrics of 10,000 schedules: creating them and one scrape, against the
+# prometheus vecs they replaced.
+run ./internal/metrics -bench . -benchtime 3x
 # Issue 5: 1 GiB streamed to versitygw vs a plain PutObject, two part settings.
 run ./internal/archive/s3store -bench Put1GiB -benchtime 1x
 # Parts: the CSV encoder and the DuckDB FIFO path.
