@@ -71,6 +71,12 @@ type App struct {
 	stores   map[string]archive.Store
 	archives map[string]*archive.Archive
 	compiled map[string]*compiled
+	// slots bound the exports running at once in this App, whatever
+	// started them (cron fires, catch-up, run now, rechecks):
+	// runs.max_concurrent.
+	slotsOnce sync.Once
+	slots     chan struct{}
+
 	// colMu guards columns, table columns per source and table for one
 	// load; it is held while a table's columns are read, so concurrent
 	// checks of 10,000 schedules on one table read them once.
@@ -361,4 +367,17 @@ func (a *App) loadSchemaCache(src, table string) ([]source.Column, bool) {
 		return nil, false
 	}
 	return c.Columns, len(c.Columns) > 0
+}
+
+// exportSlot waits for one of the runs.max_concurrent export slots; the
+// caller runs its export and then calls release. Retries wait for their
+// backoff without a slot.
+func (a *App) exportSlot(ctx context.Context) (release func(), err error) {
+	a.slotsOnce.Do(func() { a.slots = make(chan struct{}, max(1, a.cfg.Runs.MaxConcurrent)) })
+	select {
+	case a.slots <- struct{}{}:
+		return func() { <-a.slots }, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }

@@ -77,8 +77,13 @@ func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u 
 	var res export.Result
 	retry := func(err error) bool { return retryable(err) && !stopped(stop) }
 	err := schedule.Retry(ctx, backoff(s), func(attempt int) error {
-		var err error
+		release, err := a.exportSlot(ctx)
+		if err != nil {
+			res = export.Result{Unit: u}
+			return err
+		}
 		res, err = j.Run(ctx, u, attempt)
+		release()
 		if err != nil && retry(err) {
 			a.log.Warn("export failed; will retry", zap.String("schedule", s.Name), zap.String("unit", u.ID()),
 				zap.Int("attempt", attempt), zap.Error(err))
@@ -221,7 +226,13 @@ func (a *App) recheck(ctx context.Context, j *export.Job, s *config.Schedule, ws
 		if _, _, err := j.Archive.Store.Read(ctx, marker); err == nil {
 			continue
 		}
+		release, err := a.exportSlot(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
 		r, err := j.Recheck(ctx, u, revise)
+		release()
 		if hooks.Recheck != nil {
 			hooks.Recheck(u, r, err)
 		}
@@ -309,25 +320,50 @@ func catchUpTime(s *config.Schedule, now time.Time) (T time.Time, ok bool, err e
 // export their missing closed windows, snapshot schedules their latest
 // scheduled fire if it is not archived. It is `serve --once`.
 func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error) {
-	var total FireResult
-	var errs []error
+	var (
+		mu    sync.Mutex
+		total FireResult
+		errs  []error
+	)
 	now := a.opts.Now().UTC().Truncate(time.Second)
+	a.eachCatchUp(ctx, now, func(s *config.Schedule, T time.Time, err error) {
+		var fr FireResult
+		if err == nil {
+			fr, err = a.Fire(ctx, s.Name, T, hooks)
+			if err != nil {
+				err = fmt.Errorf("schedule %q: %w", s.Name, err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		total.add(fr)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	})
+	return total, errors.Join(errs...)
+}
+
+// eachCatchUp calls fire for every enabled schedule that has a catch-up
+// time at now (with err set when its time could not be worked out),
+// runs.max_concurrent schedules at a time: with thousands of schedules,
+// planning each one (listing its archive) one after the other would hold
+// up the start. The exports themselves share the daemon-wide slots.
+func (a *App) eachCatchUp(ctx context.Context, now time.Time, fire func(s *config.Schedule, T time.Time, err error)) {
+	var g errgroup.Group
+	g.SetLimit(max(1, a.cfg.Runs.MaxConcurrent))
 	for _, s := range a.cfg.Schedules {
-		if !s.Enabled {
+		if !s.Enabled || ctx.Err() != nil {
 			continue
 		}
 		T, ok, err := catchUpTime(s, now)
 		if err != nil {
-			errs = append(errs, err)
+			fire(s, T, err)
 		}
 		if !ok {
 			continue
 		}
-		fr, err := a.Fire(ctx, s.Name, T, hooks)
-		total.add(fr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("schedule %q: %w", s.Name, err))
-		}
+		g.Go(func() error { fire(s, T, nil); return nil })
 	}
-	return total, errors.Join(errs...)
+	_ = g.Wait()
 }

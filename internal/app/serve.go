@@ -524,16 +524,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer func() { close(finished); watch.Wait() }()
 
 	a, release := d.acquire()
-	for _, s := range a.cfg.Schedules {
-		if !s.Enabled || ctx.Err() != nil {
-			continue
-		}
-		T, ok, err := catchUpTime(s, a.opts.Now().UTC().Truncate(time.Second))
+	a.eachCatchUp(ctx, a.opts.Now().UTC().Truncate(time.Second), func(s *config.Schedule, T time.Time, err error) {
 		if err != nil {
 			d.log.Error("catch-up at start", zap.Error(err))
-		}
-		if !ok {
-			continue
+			return
 		}
 		_, err = d.fire(runCtx, s.Name, T, "catch-up")
 		switch {
@@ -542,7 +536,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case err != nil:
 			d.log.Error("catch-up at start had failures", zap.String("schedule", s.Name), zap.Error(err))
 		}
-	}
+	})
 	release()
 	var err error
 	if ctx.Err() == nil {
