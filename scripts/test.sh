@@ -24,6 +24,11 @@ set -e
 go run ./scripts/testreport "$ALLOWED_SKIPS" < "$out/test.json"
 [ "$status" -eq 0 ] || { echo "go test failed (exit $status)"; exit "$status"; }
 
+# Everything again under the race detector: the daemon is concurrent
+# throughout (fires, catch-up, run now, reloads, the HTTP API, uploads).
+echo "== go test -race"
+go test -race -count=1 -timeout 30m ./...
+
 echo "== fuzz ($FUZZTIME each)"
 for target in $(grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1 dirname | sort -u); do
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$target"/*_test.go | sed 's/^func //'); do
