@@ -79,11 +79,12 @@ func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u 
 	err := schedule.Retry(ctx, backoff(s), func(attempt int) error {
 		release, err := a.exportSlot(ctx)
 		if err != nil {
-			res = export.Result{Unit: u}
+			res = export.Result{Unit: u, Attempt: attempt}
 			return err
 		}
 		res, err = j.Run(ctx, u, attempt)
 		release()
+		res.Attempt = attempt
 		if err != nil && retry(err) {
 			a.log.Warn("export failed; will retry", zap.String("schedule", s.Name), zap.String("unit", u.ID()),
 				zap.Int("attempt", attempt), zap.Error(err))
@@ -261,6 +262,12 @@ func (a *App) recheck(ctx context.Context, j *export.Job, s *config.Schedule, ws
 func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult, error) {
 	var fr FireResult
 	log = log.With(zap.String("unit", res.Unit.ID()), zap.Duration("duration", res.Duration))
+	if w := res.Unit.Window; !w.IsZero() {
+		log = log.With(zap.Time("window_start", w.Start), zap.Time("window_end", w.End))
+	}
+	if res.Attempt > 0 {
+		log = log.With(zap.Int("attempt", res.Attempt))
+	}
 	switch {
 	case errors.Is(err, archive.ErrAlreadyArchived):
 		fr.AlreadyArchived++

@@ -73,6 +73,8 @@ type Result struct {
 	Object          *archive.Object
 	Columns         []archive.Column
 	Duration        time.Duration
+	// Attempt is the attempt (1 for the first) that gave this result.
+	Attempt int
 }
 
 // ErrSchemaChanged is returned when the output columns differ from the
