@@ -332,8 +332,19 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 		total FireResult
 		errs  []error
 	)
+	// A schedule paused in the daemon (state_dir/paused.json) stays
+	// paused here too.
+	paused, err := loadPaused(a)
+	if err != nil {
+		return total, err
+	}
 	now := a.opts.Now().UTC().Truncate(time.Second)
 	a.eachCatchUp(ctx, now, func(s *config.Schedule, T time.Time, err error) {
+		if p, ok := paused[s.Name]; ok {
+			a.log.Warn("schedule is paused; not caught up (resume it over the daemon's API)",
+				zap.String("schedule", s.Name), zap.String("reason", p.Reason), zap.Time("since", p.Since))
+			return
+		}
 		var fr FireResult
 		if err == nil {
 			fr, err = a.Fire(ctx, s.Name, T, hooks)

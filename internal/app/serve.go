@@ -67,6 +67,7 @@ func outcomeOf(res export.Result, err error) string {
 type scheduleState struct {
 	running             bool
 	paused              bool
+	pause               pausedEntry // why and since when, while paused
 	consecutiveFailures int
 	lastRun             *RunRecord
 	// freshness is the end of the last archived window (or the logical
@@ -153,6 +154,22 @@ func NewDaemon(a *App) (*Daemon, error) {
 	}
 	if err := sch.Add(entries); err != nil {
 		return nil, err
+	}
+	// Schedules paused before the restart stay paused.
+	paused, err := loadPaused(a)
+	if err != nil {
+		return nil, err
+	}
+	for name, p := range paused {
+		st := d.states[name]
+		if st == nil {
+			continue // no longer configured
+		}
+		st.paused, st.pause, st.consecutiveFailures = true, p, p.Failures
+		_ = sch.Pause(name)
+		d.metrics.SetPaused(name, true)
+		d.log.Warn("schedule is paused (since before this start); resume it over the API",
+			zap.String("schedule", name), zap.String("reason", p.Reason), zap.Time("since", p.Since))
 	}
 	return d, nil
 }
@@ -241,6 +258,8 @@ func (d *Daemon) finish(a *App, name string, st *scheduleState, fr FireResult) {
 	pause := limit > 0 && st.consecutiveFailures >= limit && !st.paused
 	if pause {
 		st.paused = true
+		st.pause = pausedEntry{Since: time.Now().UTC(), Reason: "failures", Failures: st.consecutiveFailures}
+		d.savePaused()
 	}
 	d.mu.Unlock()
 	if pause {
@@ -345,6 +364,13 @@ func (d *Daemon) Missed(name string, logical time.Time, reason schedule.MissReas
 	d.log.Warn("missed fire", zap.String("schedule", name), zap.Time("logical", logical), zap.String("reason", string(reason)))
 }
 
+func (d *Daemon) isPaused(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.states[name]
+	return st != nil && st.paused
+}
+
 // Pause stops a schedule's fires until Resume.
 func (d *Daemon) Pause(name string) error { return d.setPaused(name, true) }
 
@@ -358,10 +384,14 @@ func (d *Daemon) setPaused(name string, paused bool) error {
 		d.mu.Unlock()
 		return fmt.Errorf("%w %q", ErrUnknownSchedule, name)
 	}
+	if paused && !st.paused {
+		st.pause = pausedEntry{Since: time.Now().UTC(), Reason: "operator"}
+	}
 	st.paused = paused
 	if !paused {
 		st.consecutiveFailures = 0
 	}
+	d.savePaused()
 	d.mu.Unlock()
 	d.metrics.SetPaused(name, paused)
 	if paused {
@@ -528,6 +558,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err != nil {
 			d.log.Error("catch-up at start", zap.Error(err))
 			return
+		}
+		if d.isPaused(s.Name) {
+			return // resumed over the API; the next fire catches up
 		}
 		_, err = d.fire(runCtx, s.Name, T, "catch-up")
 		switch {
