@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // TestPauseSurvivesRestart: a schedule paused after consecutive failures
 // is still paused when the daemon starts again (a deploy must not quietly
 // resume it) and its catch-up at start does not run; a resume survives the
-// next restart too.
+// next restart too. The run history survives the restarts as well.
 func TestPauseSurvivesRestart(t *testing.T) {
 	cfg := demoDir(t)
 	schedDir := filepath.Join(filepath.Dir(cfg), "..", "schedules")
@@ -37,8 +38,10 @@ destination: {integration: local, prefix: pause}
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
-	// serve starts a daemon, lets it catch up at start and stops it.
-	serve := func() *app.Daemon {
+	brokenRuns := func(d *app.Daemon) int { return len(d.Runs("broken", 1000)) }
+	// serve starts a daemon, lets it catch up at start and stops it; ran
+	// is how many runs of broken it made.
+	serve := func() (d *app.Daemon, ran int) {
 		t.Helper()
 		core, logs := observer.New(zapcore.InfoLevel)
 		a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.New(core), Now: func() time.Time { return now }})
@@ -46,7 +49,7 @@ destination: {integration: local, prefix: pause}
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Close() })
-		d, err := app.NewDaemon(a)
+		d, err = app.NewDaemon(a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,6 +58,7 @@ destination: {integration: local, prefix: pause}
 			t.Fatal(err)
 		}
 		d.Listener, d.WatchInterval = ln, -1
+		before := brokenRuns(d)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx) }()
@@ -69,7 +73,7 @@ destination: {integration: local, prefix: pause}
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		return d
+		return d, brokenRuns(d) - before
 	}
 	status := func(d *app.Daemon) app.ScheduleStatus {
 		t.Helper()
@@ -81,29 +85,27 @@ destination: {integration: local, prefix: pause}
 		t.Fatal("no schedule broken")
 		return app.ScheduleStatus{}
 	}
-	brokenRuns := func(d *app.Daemon) int {
-		n := 0
-		for _, r := range d.Runs("broken", 100) {
-			if r.Schedule == "broken" {
-				n++
-			}
-		}
-		return n
-	}
 
 	// First start: the catch-up runs it, it fails, and one failure pauses it.
-	d := serve()
-	if st := status(d); !st.Paused || st.ConsecutiveFailures != 1 || brokenRuns(d) != 1 {
-		t.Fatalf("first start: %+v, %d runs; want one failed run and paused", st, brokenRuns(d))
+	d, ran := serve()
+	if st := status(d); !st.Paused || st.ConsecutiveFailures != 1 || ran != 1 {
+		t.Fatalf("first start: %+v, %d runs; want one failed run and paused", st, ran)
 	}
 
 	// Restart: still paused, and the catch-up at start leaves it alone.
-	d = serve()
+	d, ran = serve()
 	if st := status(d); !st.Paused || st.Status != "paused" || st.ConsecutiveFailures != 1 {
 		t.Fatalf("after restart: %+v, want paused with 1 failure", st)
 	}
-	if n := brokenRuns(d); n != 0 {
-		t.Errorf("a paused schedule ran at start (%d runs)", n)
+	if ran != 0 {
+		t.Errorf("a paused schedule ran at start (%d runs)", ran)
+	}
+	// The run history survived the restart: the failed run is still there.
+	if runs := d.Runs("broken", 10); len(runs) != 1 || runs[0].Outcome != app.OutcomeFailed || !strings.Contains(runs[0].Error, "the warehouse is down") {
+		t.Errorf("restored history of broken: %+v, want its one failed run", runs)
+	}
+	if st := status(d); st.LastRun == nil || st.LastRun.Outcome != app.OutcomeFailed {
+		t.Errorf("restored last run: %+v", st.LastRun)
 	}
 	// serve --once leaves it alone too.
 	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(), Now: func() time.Time { return now }})
@@ -120,8 +122,13 @@ destination: {integration: local, prefix: pause}
 	if err := d.Resume("broken"); err != nil {
 		t.Fatal(err)
 	}
-	d = serve()
-	if n := brokenRuns(d); n != 1 {
-		t.Errorf("a resumed schedule did not run at start (%d runs)", n)
+	d, ran = serve()
+	if ran != 1 {
+		t.Errorf("a resumed schedule did not run at start (%d runs)", ran)
+	}
+	// Run ids go on from the restored history.
+	runs := d.Runs("broken", 10)
+	if len(runs) != 2 || runs[0].ID == runs[1].ID {
+		t.Errorf("history after the third start: %+v", runs)
 	}
 }

@@ -92,6 +92,8 @@ type Daemon struct {
 	states  map[string]*scheduleState
 	history []RunRecord
 	nextID  int64
+	// runsInFile counts the records in state_dir/runs.jsonl.
+	runsInFile int
 	// bg tracks runs started by run now without waiting.
 	bg sync.WaitGroup
 	// ctx is the runs' context: it outlives Run's context by up to
@@ -155,6 +157,7 @@ func NewDaemon(a *App) (*Daemon, error) {
 	if err := sch.Add(entries); err != nil {
 		return nil, err
 	}
+	d.restoreRuns()
 	// Schedules paused before the restart stay paused.
 	paused, err := loadPaused(a)
 	if err != nil {
@@ -300,6 +303,7 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 	if len(d.history) > historySize {
 		d.history = d.history[len(d.history)-historySize:]
 	}
+	d.persistRun(r)
 	st := d.states[name]
 	if st == nil {
 		return r
