@@ -172,4 +172,48 @@ func TestAPIAgainstTheWholeDaemon(t *testing.T) {
 	if code2 != 0 || !strings.Contains(out, "already archived") {
 		t.Fatalf("run --server: exit %d: %s", code2, out)
 	}
+
+	// The CLI watches and steers it: status, runs, pause, resume.
+	t.Setenv("EXPORTD_SERVER", base)
+	cli := func(want int, args ...string) string {
+		t.Helper()
+		out, code := runCLI(t, cfg, args...)
+		if code != want {
+			t.Fatalf("exportd %s: exit %d, want %d: %s", strings.Join(args, " "), code, want, out)
+		}
+		return out
+	}
+	row := func(out, name string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+				return l
+			}
+		}
+		t.Fatalf("no row for %s in:\n%s", name, out)
+		return ""
+	}
+	out = cli(0, "status")
+	if r := row(out, "audit-log-rows"); !strings.Contains(r, "idle") || !strings.Contains(r, "2026-11-01T00:00:00Z") ||
+		!strings.Contains(r, "exported 20261020T000000Z-20261021T000000Z") {
+		t.Errorf("status row of audit-log-rows (idle, freshness 2026-11-01, last run the API's export of 10-20): %q", r)
+	}
+	if out = cli(0, "pause", "daily-login-activity"); !strings.Contains(out, "daily-login-activity paused") {
+		t.Errorf("pause: %s", out)
+	}
+	if r := row(cli(0, "status", "daily-login-activity"), "daily-login-activity"); !strings.Contains(r, "paused") {
+		t.Errorf("status after pause: %q", r)
+	}
+	if out = cli(0, "resume", "daily-login-activity"); !strings.Contains(out, "daily-login-activity idle") {
+		t.Errorf("resume: %s", out)
+	}
+	out = cli(0, "runs", "--schedule", "audit-log-rows", "--limit", "2")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !strings.Contains(lines[1], "20261020T000000Z") ||
+		!strings.Contains(lines[2], "catch-up") {
+		t.Errorf("runs --limit 2 (header, the API's run of 10-20, the catch-up's): %s", out)
+	}
+	cli(2, "status", "nope")
+	t.Setenv("EXPORTD_TOKEN", "wrong-token")
+	if out = cli(1, "pause", "daily-login-activity"); !strings.Contains(out, "HTTP 401") {
+		t.Errorf("pause with a wrong token: %s", out)
+	}
 }

@@ -93,7 +93,8 @@ local folder or S3, exactly once per window, with chained manifests.`,
 	pf.StringVar(&g.now, "now", "", "pretend the current time is this RFC 3339 instant (rehearsals and tests)")
 	_ = pf.MarkHidden("now")
 
-	root.AddCommand(runCmd(g), validateCmd(g), explainCmd(g), nextCmd(g), serveCmd(g))
+	root.AddCommand(runCmd(g), validateCmd(g), explainCmd(g), nextCmd(g), serveCmd(g),
+		statusCmd(), runsCmd(), pauseCmd(false), pauseCmd(true))
 	err := root.Execute()
 	if g.logger != nil {
 		_ = g.logger.Sync()
