@@ -340,6 +340,9 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 	}
 	now := a.opts.Now().UTC().Truncate(time.Second)
 	a.eachCatchUp(ctx, now, func(s *config.Schedule, T time.Time, err error) {
+		if hooks != nil && stopped(hooks.Stopping) {
+			return // shutting down: the next start catches it up
+		}
 		if p, ok := paused[s.Name]; ok {
 			a.log.Warn("schedule is paused; not caught up (resume it over the daemon's API)",
 				zap.String("schedule", s.Name), zap.String("reason", p.Reason), zap.Time("since", p.Since))
@@ -360,6 +363,28 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 		}
 	})
 	return total, errors.Join(errs...)
+}
+
+// CatchUpUntilStopped is serve --once: CatchUp, except that once stop is
+// done (SIGTERM) nothing new starts, the exports in progress get up to the
+// config's server.shutdown_timeout to finish, as in the daemon, and those
+// still running then are cancelled with schedule.ErrShutdownTimeout: they
+// publish nothing and release their claims.
+func (a *App) CatchUpUntilStopped(stop context.Context) (FireResult, error) {
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(stop))
+	defer cancel(nil)
+	timeout := time.Duration(a.cfg.Server.ShutdownTimeout)
+	if timeout <= 0 {
+		timeout = schedule.DefaultShutdownTimeout
+	}
+	unregister := context.AfterFunc(stop, func() {
+		a.log.Info("shutting down: starting nothing new; waiting for the exports in progress",
+			zap.Duration("shutdown_timeout", timeout))
+		// Firing after CatchUp returned is harmless: runCtx is done by then.
+		time.AfterFunc(timeout, func() { cancel(schedule.ErrShutdownTimeout) })
+	})
+	defer unregister()
+	return a.CatchUp(runCtx, &FireHooks{Stopping: stop.Done()})
 }
 
 // eachCatchUp calls fire for every enabled schedule that has a catch-up

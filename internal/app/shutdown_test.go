@@ -143,10 +143,10 @@ func findLog(lines []logLine, from int, prefix, unit string) int {
 // window is provably being exported: its claim is held (running, with the
 // pending manifest recorded) and a temp file in the archive has grown
 // between two looks.
-func (sd *slowDay) serveUntilInFlight(t *testing.T) (*exec.Cmd, <-chan error, *syncBuffer) {
+func (sd *slowDay) serveUntilInFlight(t *testing.T, flags ...string) (*exec.Cmd, <-chan error, *syncBuffer) {
 	t.Helper()
 	t.Setenv("EXPORTD_TOKEN", "")
-	cmd := exec.Command(os.Args[0], "--config", sd.cfg, "--log-format", "json", "--now", demoEnd, "serve")
+	cmd := exec.Command(os.Args[0], append([]string{"--config", sd.cfg, "--log-format", "json", "--now", demoEnd, "serve"}, flags...)...)
 	cmd.Env = append(os.Environ(), "EXPORTD_TEST_MAIN=cli")
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -350,6 +350,26 @@ func TestSIGTERMWaitsForExportWithinShutdownTimeout(t *testing.T) {
 	var rec archive.ClaimRecord
 	if err == nil && (json.Unmarshal(data, &rec) != nil || rec.State == archive.ClaimRunning) {
 		t.Errorf("claim of %s after the export finished: %s", sd.unit, data)
+	}
+	sd.checkNoTemps(t)
+}
+
+// TestSIGTERMDuringServeOnceWaitsForExport: `serve --once` (a cron job's
+// run, stopped by its scheduler) treats SIGTERM as the daemon does: the
+// export in progress finishes within shutdown_timeout, and it exits 0.
+func TestSIGTERMDuringServeOnceWaitsForExport(t *testing.T) {
+	const copies = 10_000 // a few seconds of CSV
+	sd := newSlowDay(t, copies, "10m")
+	cmd, exited, out := sd.serveUntilInFlight(t, "--once")
+	if code := terminate(t, cmd, exited, out); code != 0 {
+		t.Fatalf("serve --once exited %d after SIGTERM, want 0\n%s", code, tail(out.String()))
+	}
+	m := sd.checkArchivedOnce(t)
+	if m.Objects[0].Rows%copies != 0 {
+		t.Errorf("%d rows: not a whole number of %d copies, the export was cut short", m.Objects[0].Rows, copies)
+	}
+	if !strings.Contains(out.String(), "catch-up: 1 exported,") || !strings.Contains(out.String(), "0 failed") {
+		t.Errorf("summary: want 1 exported, 0 failed\n%s", tail(out.String()))
 	}
 	sd.checkNoTemps(t)
 }

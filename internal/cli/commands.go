@@ -287,7 +287,7 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			a.SweepUploads(ctx)
 			if once {
-				fr, err := a.CatchUp(ctx, nil)
+				fr, err := a.CatchUpUntilStopped(ctx)
 				fmt.Fprintf(cmd.OutOrStdout(), "catch-up: %d exported, %d already archived, %d lost, %d skipped, %d failed\n",
 					fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)
 				return err
