@@ -74,8 +74,7 @@ type App struct {
 	// slots bound the exports running at once in this App, whatever
 	// started them (cron fires, catch-up, run now, rechecks):
 	// runs.max_concurrent.
-	slotsOnce sync.Once
-	slots     chan struct{}
+	slots chan struct{}
 
 	// colMu guards columns, table columns per source and table for one
 	// load; it is held while a table's columns are read, so concurrent
@@ -89,15 +88,12 @@ type compiled struct {
 	sched *config.Schedule
 	// full has the window hook when the schedule is windowed.
 	full *workbook.Compiled
-	// snapshot compiles the element without the window hook (ad-hoc
+	// snap compiles the element without the window hook (ad-hoc
 	// snapshots of a windowed schedule) when first needed: it is rarely
 	// used, and compiling it for every schedule at load cost 10,000
 	// schedules a fifth of their start-up.
-	snapshot func() (*workbook.Compiled, error)
+	snap func() (*workbook.Compiled, error)
 }
-
-// snap is the element compiled without the window hook.
-func (c *compiled) snap() (*workbook.Compiled, error) { return c.snapshot() }
 
 // Load reads and checks the configuration, opening the sources that are
 // needed to check elements. The returned error is a config.Errors when
@@ -127,6 +123,7 @@ func Load(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.cfg = cfg
 	a.loading.Store(nil)
+	a.slots = make(chan struct{}, max(1, cfg.Runs.MaxConcurrent))
 	return a, nil
 }
 
@@ -188,9 +185,9 @@ func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.Ele
 	}
 	c := &compiled{sched: s, full: full}
 	if opts.Window == nil {
-		c.snapshot = func() (*workbook.Compiled, error) { return full, nil }
+		c.snap = func() (*workbook.Compiled, error) { return full, nil }
 	} else {
-		c.snapshot = sync.OnceValues(func() (*workbook.Compiled, error) {
+		c.snap = sync.OnceValues(func() (*workbook.Compiled, error) {
 			return workbook.Compile(&s.Element, schema, snapOpts)
 		})
 	}
@@ -373,7 +370,6 @@ func (a *App) loadSchemaCache(src, table string) ([]source.Column, bool) {
 // caller runs its export and then calls release. Retries wait for their
 // backoff without a slot.
 func (a *App) exportSlot(ctx context.Context) (release func(), err error) {
-	a.slotsOnce.Do(func() { a.slots = make(chan struct{}, max(1, a.cfg.Runs.MaxConcurrent)) })
 	select {
 	case a.slots <- struct{}{}:
 		return func() { <-a.slots }, nil

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,13 +53,8 @@ func loadPaused(a *App) (map[string]pausedEntry, error) {
 // atomically: a crash leaves the old file or the new one.
 func (d *Daemon) savePaused() {
 	st := pausedState{Schedules: map[string]pausedEntry{}}
-	names := make([]string, 0, len(d.states))
-	for name := range d.states {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if s := d.states[name]; s.paused {
+	for name, s := range d.states {
+		if s.paused {
 			st.Schedules[name] = s.pause
 		}
 	}
