@@ -39,6 +39,11 @@ type Options struct {
 	SkipSecrets bool
 	// Now is the wall clock; nil is time.Now. Tests move it.
 	Now func() time.Time
+	// ConfigCache keeps the decoded schedule files in
+	// state_dir/schedules.cache for the next start of the same binary,
+	// which then parses only the files that changed (config.DecodedCache).
+	// The daemon sets it; checks are the same with or without it.
+	ConfigCache bool
 }
 
 func (o *Options) validate() error {
@@ -99,6 +104,12 @@ type compiled struct {
 // needed to check elements. The returned error is a config.Errors when
 // the files have problems.
 func Load(ctx context.Context, opts Options) (*App, error) {
+	return load(ctx, opts, nil)
+}
+
+// load is Load reusing the schedule files decoded by the load that made
+// prev (a reload), when prev is not nil.
+func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -116,12 +127,24 @@ func Load(ctx context.Context, opts Options) (*App, error) {
 			a.loading.Store(cfg)
 			return a.checkElement(ctx, s)
 		},
+		DecodedCache: func(cfg *config.Config) *config.DecodedCache {
+			if prev != nil || !opts.ConfigCache {
+				return prev
+			}
+			prev = a.readDecodedCache(cfg)
+			return prev
+		},
 	})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.cfg = cfg
+	if opts.ConfigCache && !cfg.DecodedCache().Equal(prev) {
+		if err := cfg.DecodedCache().WriteFile(decodedCachePath(cfg), buildID()); err != nil {
+			a.log.Warn("cannot write the decoded-schedules cache; the next start parses every schedule file", zap.Error(err))
+		}
+	}
 	a.loading.Store(nil)
 	a.slots = make(chan struct{}, max(1, cfg.Runs.MaxConcurrent))
 	return a, nil

@@ -18,7 +18,10 @@ import (
 // one (runs in progress finish on the old one); an invalid one is logged
 // and the old one keeps running.
 func (d *Daemon) Reload(ctx context.Context) error {
-	na, err := Load(ctx, d.opts)
+	d.mu.Lock()
+	prev := d.app.cfg.DecodedCache()
+	d.mu.Unlock()
+	na, err := load(ctx, d.opts, prev)
 	if err != nil {
 		d.reloadResult(false)
 		d.log.Error("reload: the new configuration is invalid; keeping the running one", zap.Error(err))
@@ -54,7 +57,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		}
 	}
 	d.reloadResult(true)
-	d.log.Info("configuration reloaded", zap.Int("schedules", len(na.cfg.Schedules)))
+	d.log.Info("configuration reloaded", zap.Int("schedules", len(na.cfg.Schedules)), zap.Int("schedule_files_unchanged", na.cfg.DecodedHits()))
 	go func() {
 		oldRefs.Wait()
 		if err := old.Close(); err != nil {

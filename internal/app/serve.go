@@ -577,7 +577,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	release()
 	var err error
 	if ctx.Err() == nil {
-		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)))
+		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)), zap.Int("schedule_files_from_cache", a.cfg.DecodedHits()))
 		if d.WatchInterval >= 0 {
 			iv := d.WatchInterval
 			if iv == 0 {

@@ -270,14 +270,14 @@ func nextCmd(g *globals) *cobra.Command {
 }
 
 func serveCmd(g *globals) *cobra.Command {
-	var once bool
+	var once, noCache bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run every schedule on its cron until SIGTERM (or catch up once with --once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a, err := g.load(ctx, app.Options{})
+			a, err := g.load(ctx, app.Options{ConfigCache: !noCache})
 			if err != nil {
 				return err
 			}
@@ -314,5 +314,6 @@ func serveCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "catch up every schedule, then exit (0, or 1 if any window failed)")
+	cmd.Flags().BoolVar(&noCache, "no-config-cache", false, "parse every schedule file, without state_dir/schedules.cache (kept from the last start, for the same binary)")
 	return cmd
 }

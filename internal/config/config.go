@@ -49,7 +49,19 @@ type Config struct {
 	Schedules []*Schedule `yaml:"schedules" json:"schedules"`
 
 	doc *document
+	// decoded is the cache of this load when LoadOptions.DecodedCache is
+	// set; decodedHits counts the schedule files taken from the old one.
+	decoded     *DecodedCache
+	decodedHits int
 }
+
+// DecodedCache returns the schedule files this load decoded, for the next
+// one (nil unless LoadOptions.DecodedCache was set).
+func (c *Config) DecodedCache() *DecodedCache { return c.decoded }
+
+// DecodedHits is the number of schedule files taken decoded from the
+// cache rather than parsed.
+func (c *Config) DecodedHits() int { return c.decodedHits }
 
 // Schedule returns the schedule with the given name, or nil.
 func (c *Config) Schedule(name string) *Schedule {

@@ -450,26 +450,43 @@ func TestMutations(t *testing.T) {
 				}
 			}},
 	}
+	// Each case runs on a cold load, and again with every schedule file
+	// that decodes taken from a DecodedCache: the errors, their positions
+	// and the loaded config are the same.
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			tr := newTree(t)
-			c.mutate(tr)
-			dir := tr.write()
-			cfg, errs := loadTree(t, dir, LoadOptions{LookupEnv: lookupIn(map[string]string{
-				"SNOWFLAKE_PASSWORD": testEnv["SNOWFLAKE_PASSWORD"], "EXT_ID": testEnv["EXT_ID"],
-				"EXPORTD_TOKEN": testEnv["EXPORTD_TOKEN"], "EMPTY_VAR": "",
-			})})
-			if c.want != nil {
-				if got, want := strings.Join(errs, "\n"), strings.Join(c.want, "\n"); got != want {
-					t.Errorf("errors:\ngot:\n%s\nwant:\n%s", got, want)
+		for _, cached := range []bool{false, true} {
+			name := c.name
+			if cached {
+				name += " (cached)"
+			}
+			t.Run(name, func(t *testing.T) {
+				tr := newTree(t)
+				c.mutate(tr)
+				dir := tr.write()
+				opts := LoadOptions{LookupEnv: lookupIn(map[string]string{
+					"SNOWFLAKE_PASSWORD": testEnv["SNOWFLAKE_PASSWORD"], "EXT_ID": testEnv["EXT_ID"],
+					"EXPORTD_TOKEN": testEnv["EXPORTD_TOKEN"], "EMPTY_VAR": "",
+				})}
+				cache := decodeAll(t, dir)
+				if cached {
+					opts.DecodedCache = func(*Config) *DecodedCache { return cache }
 				}
-				return
-			}
-			if errs != nil {
-				t.Fatalf("Load failed:\n%s", strings.Join(errs, "\n"))
-			}
-			c.check(t, cfg)
-		})
+				cfg, errs := loadTree(t, dir, opts)
+				if cached && cfg != nil && cfg.DecodedHits() != cache.Len() {
+					t.Errorf("%d schedule files from the cache, want %d", cfg.DecodedHits(), cache.Len())
+				}
+				if c.want != nil {
+					if got, want := strings.Join(errs, "\n"), strings.Join(c.want, "\n"); got != want {
+						t.Errorf("errors:\ngot:\n%s\nwant:\n%s", got, want)
+					}
+					return
+				}
+				if errs != nil {
+					t.Fatalf("Load failed:\n%s", strings.Join(errs, "\n"))
+				}
+				c.check(t, cfg)
+			})
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -82,6 +83,7 @@ func TestBadCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]bool{}
+	var viaCache atomic.Int64
 	for _, e := range entries {
 		file := e.Name()
 		if strings.HasSuffix(file, ".err") {
@@ -92,49 +94,69 @@ func TestBadCorpus(t *testing.T) {
 			name = strings.TrimSuffix(file, ".yaml")
 		}
 		cases[name] = true
-		t.Run(name, func(t *testing.T) {
-			dir := baseTree(t)
-			src := filepath.Join("testdata/bad", file)
-			switch {
-			case e.IsDir():
-				overlay(t, src, dir)
-			case strings.HasSuffix(file, ".config.yaml"):
-				copyFile(t, src, filepath.Join(dir, "exportd.yaml"))
-			default:
-				copyFile(t, src, filepath.Join(dir, "schedules", file))
+		// Each case runs cold, and again with the schedule files that
+		// decode taken from a DecodedCache: an error in a cached file is
+		// the same, at the same line and column.
+		for _, cached := range []bool{false, true} {
+			sub := name
+			if cached {
+				sub += "/cached"
 			}
-			cfg, err := Load(filepath.Join(dir, "exportd.yaml"), LoadOptions{LookupEnv: lookupIn(testEnv)})
-			if err == nil {
-				t.Fatalf("Load succeeded with %d schedules; want errors", len(cfg.Schedules))
-			}
-			var errs Errors
-			if !errors.As(err, &errs) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("Load error is %T, want Errors matching ErrInvalid: %v", err, err)
-			}
-			got := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "") + "\n"
-			for k, v := range testEnv {
-				if strings.Contains(got, v) {
-					t.Errorf("error text shows the value of %s", k)
+			t.Run(sub, func(t *testing.T) {
+				dir := baseTree(t)
+				src := filepath.Join("testdata/bad", file)
+				switch {
+				case e.IsDir():
+					overlay(t, src, dir)
+				case strings.HasSuffix(file, ".config.yaml"):
+					copyFile(t, src, filepath.Join(dir, "exportd.yaml"))
+				default:
+					copyFile(t, src, filepath.Join(dir, "schedules", file))
 				}
-			}
-			if strings.Contains(got, "hunter2") {
-				t.Errorf("error text repeats a literal secret")
-			}
-			golden := filepath.Join("testdata/bad", name+".err")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
+				opts := LoadOptions{LookupEnv: lookupIn(testEnv)}
+				if cached {
+					cache := decodeAll(t, dir)
+					if cache.Len() > 0 {
+						viaCache.Add(1)
+					}
+					opts.DecodedCache = func(*Config) *DecodedCache { return cache }
 				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors differ from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
-		})
+				cfg, err := Load(filepath.Join(dir, "exportd.yaml"), opts)
+				if err == nil {
+					t.Fatalf("Load succeeded with %d schedules; want errors", len(cfg.Schedules))
+				}
+				var errs Errors
+				if !errors.As(err, &errs) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("Load error is %T, want Errors matching ErrInvalid: %v", err, err)
+				}
+				got := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "") + "\n"
+				for k, v := range testEnv {
+					if strings.Contains(got, v) {
+						t.Errorf("error text shows the value of %s", k)
+					}
+				}
+				if strings.Contains(got, "hunter2") {
+					t.Errorf("error text repeats a literal secret")
+				}
+				golden := filepath.Join("testdata/bad", name+".err")
+				if *update && !cached {
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test -update to create it)", err)
+				}
+				if got != string(want) {
+					t.Errorf("errors differ from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", golden, got, want)
+				}
+			})
+		}
+	}
+	if n := viaCache.Load(); n < 20 {
+		t.Errorf("only %d bad cases had a schedule file in the cache; the cached runs test little", n)
 	}
 	// A golden file without its case is a case that was lost.
 	for _, e := range entries {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +49,11 @@ type LoadOptions struct {
 	// and places each returned error at element.<Field> in the file. Load
 	// checks schedules concurrently: CheckElement must be safe for that.
 	CheckElement func(cfg *Config, s *Schedule) []ElementError
+	// DecodedCache, when set, is asked once the daemon config is read for
+	// schedule files decoded by an earlier Load (see DecodedCache); it may
+	// return nil. Load then returns the cache of this load in
+	// Config.DecodedCache.
+	DecodedCache func(cfg *Config) *DecodedCache
 }
 
 // Load reads the daemon config at path and every schedule file in its
@@ -302,6 +309,10 @@ func (l *loader) loadSchedules(cfg *Config) {
 	if err != nil {
 		return // reported with schedules_dir
 	}
+	var cache *DecodedCache
+	if l.opts.DecodedCache != nil {
+		cache = l.opts.DecodedCache(cfg)
+	}
 	var files []*parsedSchedule
 	for _, e := range entries {
 		name := e.Name()
@@ -327,7 +338,7 @@ func (l *loader) loadSchedules(cfg *Config) {
 		g.Go(func() error {
 			for i := next.Add(1) - 1; i < int64(len(files)); i = next.Add(1) - 1 {
 				p := files[i]
-				l.readSchedule(p)
+				l.readSchedule(p, cache)
 				if p.ok {
 					p.s = l.checkSchedule(cfg, p.f, &p.raw)
 					l.checkElement(cfg, p.f, p.s)
@@ -341,10 +352,19 @@ func (l *loader) loadSchedules(cfg *Config) {
 	_ = g.Wait()
 
 	first := map[string]*Schedule{}
+	if l.opts.DecodedCache != nil {
+		cfg.decoded = NewDecodedCache()
+	}
 	for _, p := range files {
 		l.files = append(l.files, p.f)
 		if !p.ok {
 			continue
+		}
+		if p.hit {
+			cfg.decodedHits++
+		}
+		if cfg.decoded != nil && p.js != nil {
+			cfg.decoded.m[p.sum] = p.js
 		}
 		s := p.s
 		if s.Name != "" {
@@ -366,6 +386,12 @@ type parsedSchedule struct {
 	raw scheduleFile
 	ok  bool      // decoded far enough to be checked
 	s   *Schedule // the checked schedule, when ok
+	// sum and js are the file's SHA-256 and its decoded form as JSON, for
+	// the DecodedCache, when it decoded without problems; hit tells that
+	// it came from the cache.
+	sum [sha256.Size]byte
+	js  []byte
+	hit bool
 }
 
 // checkElement hands a schedule whose own fields are fine to
@@ -383,14 +409,24 @@ func (l *loader) checkElement(cfg *Config, f *fileState, s *Schedule) {
 	}
 }
 
-// readSchedule reads, parses and decodes one schedule file. It touches
-// nothing outside p.
-func (l *loader) readSchedule(p *parsedSchedule) {
+// readSchedule reads, parses and decodes one schedule file, or takes it
+// decoded from cache. It touches nothing outside p.
+func (l *loader) readSchedule(p *parsedSchedule, cache *DecodedCache) {
 	f := p.f
 	data, err := os.ReadFile(f.doc.file)
 	if err != nil {
 		l.add(f, &Error{File: f.doc.file, Msg: "cannot read: " + pathErrReason(err)})
 		return
+	}
+	if l.opts.DecodedCache != nil {
+		p.sum = sha256.Sum256(data)
+		if js, ok := cache.lookup(p.sum, &p.raw); ok {
+			// Positions, for messages only, come from parsing data again.
+			f.doc.data = data
+			f.export = p.raw.Name
+			p.ok, p.hit, p.js = true, true, js
+			return
+		}
 	}
 	if !l.parse(f, data, "a schedule needs at least name, source, cron, element and destination") {
 		return
@@ -402,6 +438,9 @@ func (l *loader) readSchedule(p *parsedSchedule) {
 	}
 	l.decode(f, &p.raw)
 	p.ok = true
+	if l.opts.DecodedCache != nil && len(f.errs) == 0 && len(f.bad) == 0 {
+		p.js, _ = json.Marshal(&p.raw)
+	}
 }
 
 type locResult struct {

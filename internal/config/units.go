@@ -60,7 +60,12 @@ func ParseDuration(s string) (Duration, error) {
 	if s == "" {
 		return bad("no number")
 	}
-	var total float64
+	// Whole numbers add up exactly in integers, so that ParseDuration
+	// (d.String()) == d for every d (a float64 sum lost nanoseconds past
+	// 104 days); only a fraction goes through float64, as in
+	// time.ParseDuration.
+	var total uint64
+	tooLarge := func() (Duration, error) { return bad("too large") }
 	for s != "" {
 		i := 0
 		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
@@ -69,10 +74,11 @@ func ParseDuration(s string) (Duration, error) {
 		if i == 0 {
 			return bad("expected a number at " + strconv.Quote(s))
 		}
-		num, err := strconv.ParseFloat(s[:i], 64)
-		if err != nil {
+		whole, frac, hasDot := strings.Cut(s[:i], ".")
+		if strings.Contains(frac, ".") || (whole == "" && frac == "") {
 			return bad("bad number " + strconv.Quote(s[:i]))
 		}
+		num := s[:i]
 		s = s[i:]
 		j := 0
 		for j < len(s) && !(s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
@@ -81,20 +87,36 @@ func ParseDuration(s string) (Duration, error) {
 		if j == 0 {
 			return bad("missing unit")
 		}
-		unit, ok := durationUnits[s[:j]]
+		unitF, ok := durationUnits[s[:j]]
 		if !ok {
 			return bad("unknown unit " + strconv.Quote(s[:j]) + " (units: ns, us, ms, s, m, h, d, y)")
 		}
 		s = s[j:]
-		total += num * unit
-		if total > math.MaxInt64 {
-			return bad("too large")
+		unit := uint64(unitF)
+		var v uint64
+		if whole != "" {
+			w, err := strconv.ParseUint(whole, 10, 64)
+			if err != nil || w > math.MaxInt64/unit {
+				return tooLarge()
+			}
+			v = w * unit
 		}
+		if hasDot && frac != "" {
+			f, err := strconv.ParseFloat("0."+frac, 64)
+			if err != nil {
+				return bad("bad number " + strconv.Quote(num))
+			}
+			v += uint64(math.Round(f * unitF))
+		}
+		if v > math.MaxInt64 || total > math.MaxInt64-v {
+			return tooLarge()
+		}
+		total += v
 	}
 	if neg {
-		total = -total
+		return Duration(-int64(total)), nil
 	}
-	return Duration(math.Round(total)), nil
+	return Duration(total), nil
 }
 
 // String formats d with the largest units first, e.g. "5y", "90d", "1d12h",
@@ -147,6 +169,17 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // MarshalText implements encoding.TextMarshaler (JSON output).
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler: it reads what
+// MarshalText writes (the decoded-schedules cache is JSON).
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
 
 // Size is a byte count written as an integer with an optional binary unit:
 // "16MiB", "2GiB", "512KiB", "1048576". Decimal units (MB, GB) are refused

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -85,6 +88,35 @@ func TestSuggest(t *testing.T) {
 	} {
 		if got := suggest(in, names); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestDurationRoundTrip: every duration reads back from its String
+// exactly, also through JSON (the decoded-schedules cache), including
+// long ones whose nanoseconds a float64 sum used to lose.
+func TestDurationRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	vals := []Duration{0, 1, -1, Duration(Year) + 1, 5*Duration(Year) + 3*Duration(Day) + 17, math.MaxInt64, -math.MaxInt64, Duration(time.Hour + 1)}
+	for range 5000 {
+		v := Duration(r.Int64())
+		if r.IntN(2) == 0 {
+			v = -v
+		}
+		vals = append(vals, v, v/1_000_003, v>>30)
+	}
+	for _, d := range vals {
+		back, err := ParseDuration(d.String())
+		if err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %d, %v; want %d", d.String(), int64(back), err, int64(d))
+		}
+		js, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j Duration
+		if err := json.Unmarshal(js, &j); err != nil || j != d {
+			t.Fatalf("JSON %s read back as %d, %v; want %d", js, int64(j), err, int64(d))
 		}
 	}
 }
