@@ -40,9 +40,10 @@ type Options struct {
 	// Now is the wall clock; nil is time.Now. Tests move it.
 	Now func() time.Time
 	// ConfigCache keeps the decoded schedule files in
-	// state_dir/schedules.cache for the next start of the same binary,
-	// which then parses only the files that changed (config.DecodedCache).
-	// The daemon sets it; checks are the same with or without it.
+	// state_dir/schedules.cache for the next start of the same binary, and
+	// in memory for reloads, which then parse only the files that changed
+	// (config.DecodedCache). serve sets it; checks are the same with or
+	// without it.
 	ConfigCache bool
 }
 
@@ -117,7 +118,7 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 		sources: map[string]source.Source{}, stores: map[string]archive.Store{},
 		archives: map[string]*archive.Archive{}, compiled: map[string]*compiled{},
 		columns: map[string][]source.Column{}}
-	cfg, err := config.Load(opts.ConfigPath, config.LoadOptions{
+	lo := config.LoadOptions{
 		SkipSecrets: opts.SkipSecrets,
 		ParseCron: func(spec string, loc *time.Location) error {
 			_, err := schedule.ParseCron(spec, loc)
@@ -127,14 +128,16 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 			a.loading.Store(cfg)
 			return a.checkElement(ctx, s)
 		},
-		DecodedCache: func(cfg *config.Config) *config.DecodedCache {
-			if prev != nil || !opts.ConfigCache {
-				return prev
+	}
+	if opts.ConfigCache {
+		lo.DecodedCache = func(cfg *config.Config) *config.DecodedCache {
+			if prev == nil {
+				prev = a.readDecodedCache(cfg)
 			}
-			prev = a.readDecodedCache(cfg)
 			return prev
-		},
-	})
+		}
+	}
+	cfg, err := config.Load(opts.ConfigPath, lo)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -369,7 +372,7 @@ func (a *App) schemaCachePath(src, table string) string {
 func (a *App) saveSchemaCache(src, table string, cols []source.Column) {
 	p := a.schemaCachePath(src, table)
 	data, _ := json.MarshalIndent(schemaCache{Source: src, Table: table, Columns: cols, Read: a.opts.Now().UTC()}, "", "  ")
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
 		tmp := p + ".tmp"
 		if os.WriteFile(tmp, data, 0o644) == nil {
 			_ = os.Rename(tmp, p)

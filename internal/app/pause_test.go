@@ -63,7 +63,7 @@ destination: {integration: local, prefix: pause}
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx) }()
 		deadline := time.Now().Add(2 * time.Minute)
-		for logs.FilterMessage("serving").Len() == 0 {
+		for logs.FilterMessage("catch-up at start finished").Len() == 0 {
 			if time.Now().After(deadline) {
 				t.Fatal("the daemon did not finish its catch-up at start within 2 minutes")
 			}

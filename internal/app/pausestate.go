@@ -60,7 +60,7 @@ func (d *Daemon) savePaused() {
 	}
 	p := pausedPath(d.app)
 	data, _ := json.MarshalIndent(st, "", "  ")
-	err := os.MkdirAll(filepath.Dir(p), 0o755)
+	err := os.MkdirAll(filepath.Dir(p), 0o700)
 	if err == nil {
 		tmp := p + ".tmp"
 		if err = os.WriteFile(tmp, append(data, '\n'), 0o644); err == nil {

@@ -75,7 +75,7 @@ func (d *Daemon) restoreRuns() {
 // in-memory history once it has grown to runsFileMax records (d.mu held).
 func (d *Daemon) persistRun(r RunRecord) {
 	p := runsPath(d.app)
-	err := os.MkdirAll(filepath.Dir(p), 0o755)
+	err := os.MkdirAll(filepath.Dir(p), 0o700)
 	if err == nil && d.runsInFile+1 >= runsFileMax {
 		var buf bytes.Buffer
 		for _, h := range d.history {

@@ -140,6 +140,12 @@ func NewDaemon(a *App) (*Daemon, error) {
 		Logger: a.log,
 		Run: func(ctx context.Context, name string, logical time.Time) error {
 			_, err := d.fire(ctx, name, logical, "cron")
+			if errors.Is(err, ErrRunning) {
+				// Its catch-up at start or a run now is going: the same
+				// overlap as with the schedule's previous cron run.
+				d.Missed(name, logical, schedule.MissOverlap)
+				return nil
+			}
 			return err
 		},
 		Observer:        d,
@@ -557,24 +563,37 @@ func (d *Daemon) Run(ctx context.Context) error {
 	watch.Go(func() { d.shutdownWatch(ctx, finished, cancelRuns, &cancelled) })
 	defer func() { close(finished); watch.Wait() }()
 
+	// The catch-up at start runs beside the scheduler, not before it:
+	// after a long outage it can take hours, and meanwhile the other
+	// schedules keep their cron fires and file changes are reloaded. A cron
+	// fire of a schedule still catching up is missed as an overlap (the
+	// catch-up exports what it would have).
+	var catchUp sync.WaitGroup
 	a, release := d.acquire()
-	a.eachCatchUp(ctx, a.opts.Now().UTC().Truncate(time.Second), func(s *config.Schedule, T time.Time, err error) {
-		if err != nil {
-			d.log.Error("catch-up at start", zap.Error(err))
-			return
-		}
-		if d.isPaused(s.Name) {
-			return // resumed over the API; the next fire catches up
-		}
-		_, err = d.fire(runCtx, s.Name, T, "catch-up")
-		switch {
-		case errors.Is(err, schedule.ErrShutdownTimeout):
-			d.log.Warn("catch-up at start cut short by shutdown", zap.String("schedule", s.Name), zap.Error(err))
-		case err != nil:
-			d.log.Error("catch-up at start had failures", zap.String("schedule", s.Name), zap.Error(err))
+	catchUp.Go(func() {
+		defer release()
+		a.eachCatchUp(ctx, a.opts.Now().UTC().Truncate(time.Second), func(s *config.Schedule, T time.Time, err error) {
+			if err != nil {
+				d.log.Error("catch-up at start", zap.Error(err))
+				return
+			}
+			if d.isPaused(s.Name) {
+				return // resumed over the API; the next fire catches up
+			}
+			_, err = d.fire(runCtx, s.Name, T, "catch-up")
+			switch {
+			case errors.Is(err, ErrRunning):
+				d.log.Info("catch-up at start: the schedule was already running (run now); its next fire catches up", zap.String("schedule", s.Name))
+			case errors.Is(err, schedule.ErrShutdownTimeout):
+				d.log.Warn("catch-up at start cut short by shutdown", zap.String("schedule", s.Name), zap.Error(err))
+			case err != nil:
+				d.log.Error("catch-up at start had failures", zap.String("schedule", s.Name), zap.Error(err))
+			}
+		})
+		if ctx.Err() == nil {
+			d.log.Info("catch-up at start finished")
 		}
 	})
-	release()
 	var err error
 	if ctx.Err() == nil {
 		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)), zap.Int("schedule_files_from_cache", a.cfg.DecodedHits()))
@@ -590,6 +609,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		err = d.sched.Run(ctx)
 	}
+	catchUp.Wait()
 	d.bg.Wait()
 	if errors.Is(err, schedule.ErrShutdownTimeout) || cancelled.Load() {
 		d.log.Warn("shutdown: runs still in progress at shutdown_timeout were cancelled; they published nothing and released their claims")

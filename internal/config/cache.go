@@ -135,7 +135,7 @@ func (c *DecodedCache) WriteFile(path, build string) error {
 	if build == "" || strings.ContainsAny(build, "\n") {
 		return errors.New("decoded-schedules cache: no build identity")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
@@ -162,4 +162,3 @@ func (c *DecodedCache) WriteFile(path, build string) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
-

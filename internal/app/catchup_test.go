@@ -1,0 +1,100 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/exportd/exportd/internal/app"
+)
+
+// TestCatchUpRunsBesideTheScheduler: the catch-up at start does not hold
+// the daemon up. While a long one is still going (30 slow windows, one at
+// a time), the daemon already watches its files: a schedule added then is
+// loaded. (The watcher and the cron fire loop start together.)
+func TestCatchUpRunsBesideTheScheduler(t *testing.T) {
+	cfg := demoDir(t)
+	dir := filepath.Dir(cfg)
+	schedDir := filepath.Join(dir, "..", "schedules")
+	for _, f := range []string{"audit-log-rows.yaml", "daily-login-activity.yaml"} {
+		os.Remove(filepath.Join(schedDir, f))
+	}
+	cfgData, _ := os.ReadFile(cfg)
+	one := bytes.Replace(cfgData, []byte("max_concurrent: 4"), []byte("max_concurrent: 1"), 1)
+	if bytes.Equal(one, cfgData) {
+		t.Fatal("config/exportd.yaml: no max_concurrent: 4 to change")
+	}
+	os.WriteFile(cfg, one, 0o644)
+	end, _ := time.Parse(time.RFC3339, demoEnd)
+	// Each day window multiplies its ~2,300 rows 200 times.
+	slow := fmt.Sprintf(`name: slow-days
+source: demo
+cron: "0 3 * * *"
+window: {every: day, column: Request Time, lag: 0s, start: %s}
+element:
+  from: {sql: "SELECT a.REQUEST_ID, a.REQUEST_TIME, r.range AS COPY_NO FROM AUDIT_LOGS a, range(200) r"}
+destination: {integration: local, prefix: slow}
+`, end.AddDate(0, 0, -30).Format("2006-01-02"))
+	if err := os.WriteFile(filepath.Join(schedDir, "slow-days.yaml"), []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
+	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.New(core), Now: func() time.Time { return end }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	d, err := app.NewDaemon(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Listener, d.WatchInterval = ln, 20*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor("the first window of the catch-up", func() bool { return logs.FilterMessage("exported").Len() > 0 })
+	extra := "name: extra\nsource: demo\ncron: \"0 * * * *\"\nelement:\n  from: {table: AUDIT_LOGS}\ndestination: {integration: local, prefix: extra}\n"
+	if err := os.WriteFile(filepath.Join(schedDir, "extra.yaml"), []byte(extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the new schedule to be loaded", func() bool {
+		for _, s := range d.Schedules() {
+			if s.Name == "extra" {
+				return true
+			}
+		}
+		return false
+	})
+	exported := logs.FilterMessage("exported").Len()
+	if logs.FilterMessage("catch-up at start finished").Len() > 0 || exported >= 30 {
+		t.Fatalf("the new schedule was loaded only after the catch-up at start (%d windows exported)", exported)
+	}
+	t.Logf("reloaded while the catch-up at start had exported %d of 30 windows", exported)
+}
