@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,17 +33,9 @@ func TestAPIAgainstTheWholeDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	d, err := app.NewDaemon(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Listener = ln
+	d := serving(t, a)
 	d.WatchInterval = -1
-	base := "http://" + ln.Addr().String()
+	base := "http://" + d.Listener.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

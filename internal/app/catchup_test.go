@@ -3,8 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,11 +21,6 @@ import (
 // loaded. (The watcher and the cron fire loop start together.)
 func TestCatchUpRunsBesideTheScheduler(t *testing.T) {
 	cfg := demoDir(t)
-	dir := filepath.Dir(cfg)
-	schedDir := filepath.Join(dir, "..", "schedules")
-	for _, f := range []string{"audit-log-rows.yaml", "daily-login-activity.yaml"} {
-		os.Remove(filepath.Join(schedDir, f))
-	}
 	cfgData, _ := os.ReadFile(cfg)
 	one := bytes.Replace(cfgData, []byte("max_concurrent: 4"), []byte("max_concurrent: 1"), 1)
 	if bytes.Equal(one, cfgData) {
@@ -35,33 +28,15 @@ func TestCatchUpRunsBesideTheScheduler(t *testing.T) {
 	}
 	os.WriteFile(cfg, one, 0o644)
 	end, _ := time.Parse(time.RFC3339, demoEnd)
-	// Each day window multiplies its ~2,300 rows 200 times.
-	slow := fmt.Sprintf(`name: slow-days
-source: demo
-cron: "0 3 * * *"
-window: {every: day, column: Request Time, lag: 0s, start: %s}
-element:
-  from: {sql: "SELECT a.REQUEST_ID, a.REQUEST_TIME, r.range AS COPY_NO FROM AUDIT_LOGS a, range(200) r"}
-destination: {integration: local, prefix: slow}
-`, end.AddDate(0, 0, -30).Format("2006-01-02"))
-	if err := os.WriteFile(filepath.Join(schedDir, "slow-days.yaml"), []byte(slow), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	schedDir := onlySlowDays(t, cfg, end.AddDate(0, 0, -30), 200, "slow")
 	core, logs := observer.New(zapcore.InfoLevel)
 	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.New(core), Now: func() time.Time { return end }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	d, err := app.NewDaemon(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Listener, d.WatchInterval = ln, 20*time.Millisecond
+	d := serving(t, a)
+	d.WatchInterval = 20 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,26 +23,11 @@ import (
 func TestServeKilledMidExportRecovers(t *testing.T) {
 	cfg := demoDir(t)
 	dir := filepath.Dir(cfg)
-	schedDir := filepath.Join(dir, "..", "schedules")
-	for _, f := range []string{"audit-log-rows.yaml", "daily-login-activity.yaml"} {
-		os.Remove(filepath.Join(schedDir, f))
-	}
 	// Each day window multiplies its ~2,300 rows 400 times: about a second
 	// of CSV per window, long enough to be caught in flight.
 	const days = 4
 	end, _ := time.Parse(time.RFC3339, demoEnd)
-	slow := fmt.Sprintf(`name: slow-days
-source: demo
-cron: "0 3 * * *"
-window: {every: day, column: Request Time, lag: 0s, start: %s}
-element:
-  from: {sql: "SELECT a.REQUEST_ID, a.REQUEST_TIME, r.range AS COPY_NO FROM AUDIT_LOGS a, range(400) r"}
-  order_by: [{column: Request Time}, {column: Request Id}, {column: Copy No}]
-destination: {integration: local, prefix: crash}
-`, end.AddDate(0, 0, -days).Format("2006-01-02"))
-	if err := os.WriteFile(filepath.Join(schedDir, "slow-days.yaml"), []byte(slow), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	onlySlowDays(t, cfg, end.AddDate(0, 0, -days), 400, "crash")
 	archiveDir := filepath.Join(dir, "..", "archive")
 	claims := filepath.Join(archiveDir, "crash", "_claims", "slow-days")
 	tmp := filepath.Join(archiveDir, ".tmp")

@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,45 @@ func daemonAt(t *testing.T, cfg string, now time.Time) *app.Daemon {
 	}
 	t.Cleanup(func() { a.Close() })
 	return d
+}
+
+// serving returns the daemon of a with its API on a free loopback port.
+func serving(t *testing.T, a *app.App) *app.Daemon {
+	t.Helper()
+	d, err := app.NewDaemon(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Listener = ln
+	return d
+}
+
+// onlySlowDays replaces the demo schedules of the config at cfg with
+// slow-days: day windows from start, each multiplying its ~2,300 rows
+// copies times (400 copies is about a second of CSV per window here).
+func onlySlowDays(t *testing.T, cfg string, start time.Time, copies int, prefix string) (schedDir string) {
+	t.Helper()
+	schedDir = filepath.Join(filepath.Dir(cfg), "..", "schedules")
+	for _, f := range []string{"audit-log-rows.yaml", "daily-login-activity.yaml"} {
+		os.Remove(filepath.Join(schedDir, f))
+	}
+	slow := fmt.Sprintf(`name: slow-days
+source: demo
+cron: "0 3 * * *"
+window: {every: day, column: Request Time, lag: 0s, start: %s}
+element:
+  from: {sql: "SELECT a.REQUEST_ID, a.REQUEST_TIME, r.range AS COPY_NO FROM AUDIT_LOGS a, range(%d) r"}
+  order_by: [{column: Request Time}, {column: Request Id}, {column: Copy No}]
+destination: {integration: local, prefix: %s}
+`, start.Format("2006-01-02"), copies, prefix)
+	if err := os.WriteFile(filepath.Join(schedDir, "slow-days.yaml"), []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return schedDir
 }
 
 func TestRunNowWindows(t *testing.T) {

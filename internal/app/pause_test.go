@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,15 +48,8 @@ destination: {integration: local, prefix: pause}
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Close() })
-		d, err = app.NewDaemon(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Listener, d.WatchInterval = ln, -1
+		d = serving(t, a)
+		d.WatchInterval = -1
 		before := brokenRuns(d)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
