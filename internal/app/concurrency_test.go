@@ -3,9 +3,12 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,13 +16,17 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/app"
+	"github.com/exportd/exportd/internal/archive"
 )
 
 // TestMaxConcurrentBoundsExportsAcrossSchedules catches up three schedules
 // of three slow day windows each with runs.max_concurrent: 2 and watches
-// the archive's temp folder, where every export in flight writes its
-// object: never more than two objects at once, across schedules, and two
-// at some point (the bound is not met by running one at a time).
+// the claims in the archive: an export holds its unit's claim from before
+// its query until its manifest is committed, inside its slot. Never more
+// than two claims at once, across schedules, and two at some point (the
+// bound is not met by running one at a time). (Watching the objects' temp
+// files instead saw only the last part of each export, after DuckDB had
+// done the work, and two of those seldom overlapped.)
 func TestMaxConcurrentBoundsExportsAcrossSchedules(t *testing.T) {
 	cfg := demoDir(t)
 	dir := filepath.Dir(cfg)
@@ -58,7 +65,7 @@ destination: {integration: local, prefix: bound}
 	}
 	defer a.Close()
 
-	tmp := filepath.Join(dir, "..", "archive", ".tmp")
+	claims := filepath.Join(dir, "..", "archive", "bound", "_claims")
 	var (
 		mu      sync.Mutex
 		maxSeen int
@@ -68,15 +75,18 @@ destination: {integration: local, prefix: bound}
 	var watch sync.WaitGroup
 	watch.Go(func() {
 		for {
-			// Claims, heads and manifests pass through the same folder in
-			// small files; an object's temp file grows past them at once.
-			entries, _ := os.ReadDir(tmp)
 			n := 0
-			for _, e := range entries {
-				if fi, err := e.Info(); err == nil && fi.Size() > 16<<10 {
+			filepath.WalkDir(claims, func(p string, e fs.DirEntry, err error) error {
+				if err != nil || e.IsDir() || strings.HasSuffix(p, ".lock") {
+					return nil
+				}
+				// Done claims stay, as the record of who exported a unit.
+				var r archive.ClaimRecord
+				if data, err := os.ReadFile(p); err == nil && json.Unmarshal(data, &r) == nil && r.State == archive.ClaimRunning {
 					n++
 				}
-			}
+				return nil
+			})
 			mu.Lock()
 			maxSeen = max(maxSeen, n)
 			hist[n]++
@@ -97,7 +107,7 @@ destination: {integration: local, prefix: bound}
 	if fr.Exported != schedules*days {
 		t.Fatalf("exported %d windows, want %d: %+v", fr.Exported, schedules*days, fr)
 	}
-	t.Logf("objects in flight: %v", hist)
+	t.Logf("claims held at once (samples): %v", hist)
 	if maxSeen > 2 {
 		t.Errorf("saw %d exports in flight at once; runs.max_concurrent is 2", maxSeen)
 	}

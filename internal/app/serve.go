@@ -596,7 +596,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	})
 	var err error
 	if ctx.Err() == nil {
-		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)), zap.Int("schedule_files_from_cache", a.cfg.DecodedHits()))
+		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)))
 		if d.WatchInterval >= 0 {
 			iv := d.WatchInterval
 			if iv == 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
@@ -282,6 +283,8 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			g.logger.Info("configuration loaded", zap.Int("schedules", len(a.Config().Schedules)),
+				zap.Int("schedule_files_from_cache", a.Config().DecodedHits()))
 			if err := a.OpenStores(ctx); err != nil {
 				return err
 			}
