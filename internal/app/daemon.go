@@ -332,8 +332,8 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 		total FireResult
 		errs  []error
 	)
-	// A schedule paused in the daemon (state_dir/paused.json) stays
-	// paused here too.
+	// A schedule paused in the daemon (state_dir/paused.json), or by any
+	// daemon (its marker in the archive), stays paused here too.
 	paused, err := loadPaused(a)
 	if err != nil {
 		return total, err
@@ -346,6 +346,13 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 		if p, ok := paused[s.Name]; ok {
 			a.log.Warn("schedule is paused; not caught up (resume it over the daemon's API)",
 				zap.String("schedule", s.Name), zap.String("reason", p.Reason), zap.Time("since", p.Since))
+			return
+		}
+		if p, ok, perr := a.pausedInArchive(ctx, s); perr != nil {
+			a.log.Warn("cannot read the pause marker; catching up", zap.String("schedule", s.Name), zap.Error(perr))
+		} else if ok {
+			a.log.Warn("schedule is paused (marker in the archive); not caught up (resume it over a daemon's API)",
+				zap.String("schedule", s.Name), zap.String("by", p.By), zap.String("reason", p.Reason), zap.Time("since", p.Since))
 			return
 		}
 		var fr FireResult

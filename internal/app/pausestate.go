@@ -15,8 +15,8 @@ import (
 // pausedFile is where the daemon keeps which schedules are paused, under
 // state_dir: a pause (by an operator, or after consecutive failures) must
 // survive a restart, or a deploy would quietly resume a schedule someone
-// stopped on purpose. Each daemon keeps its own: with several replicas,
-// pause the schedule on each (or remove it from the config).
+// stopped on purpose. The pause is also marked in the schedule's archive,
+// for the other daemons (fleetpause.go).
 const pausedFile = "paused.json"
 
 // pausedState is the file's content.
@@ -29,6 +29,12 @@ type pausedEntry struct {
 	// Reason is "operator" or "failures".
 	Reason   string `json:"reason"`
 	Failures int    `json:"consecutive_failures,omitempty"`
+	// By is the instance that paused it, when another daemon did.
+	By string `json:"by,omitempty"`
+	// Marked: the pause marker is in the archive (written by this daemon
+	// or seen there). Its absence then means a resume elsewhere; an
+	// unmarked pause gets its marker written.
+	Marked bool `json:"marked,omitempty"`
 }
 
 func pausedPath(a *App) string { return filepath.Join(a.cfg.StateDir, pausedFile) }

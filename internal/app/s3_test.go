@@ -17,7 +17,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.uber.org/zap"
 
+	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/testenv"
 )
@@ -269,5 +271,30 @@ func TestObjectLockThroughTheApp(t *testing.T) {
 	}
 	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(locked), Key: aws.String(mk), VersionId: head.VersionId}); err == nil {
 		t.Fatalf("deleting a locked manifest version succeeded")
+	}
+
+	// A pause marker on the locked bucket can be written, deleted by a
+	// resume, and written again.
+	a, err := app.Load(ctx, app.Options{ConfigPath: cfg, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	d, err := app.NewDaemon(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "audit/sigma/_paused/hourly-rows"
+	exists := func() bool {
+		_, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(locked), Key: aws.String(marker)})
+		return err == nil
+	}
+	for round := range 2 {
+		if err := d.Pause("hourly-rows"); err != nil || !exists() {
+			t.Fatalf("pause %d: %v; marker there: %v", round, err, exists())
+		}
+		if err := d.Resume("hourly-rows"); err != nil || exists() {
+			t.Fatalf("resume %d: %v; marker there: %v", round, err, exists())
+		}
 	}
 }

@@ -109,6 +109,10 @@ type Daemon struct {
 	// WatchInterval is how often config files are checked for changes
 	// (0: 5s; negative: never).
 	WatchInterval time.Duration
+	// PauseSyncInterval is how often the schedules paused here are checked
+	// for a resume by another daemon (0: DefaultPauseSyncInterval;
+	// negative: only at start).
+	PauseSyncInterval time.Duration
 	// Listener, when set, serves the HTTP API instead of binding
 	// server.listen (tests pass 127.0.0.1:0).
 	Listener net.Listener
@@ -226,6 +230,9 @@ func (d *Daemon) begin(name string) (*scheduleState, error) {
 
 // fire is one fire of a schedule (cron, catch-up or run now of a window).
 func (d *Daemon) fire(ctx context.Context, name string, T time.Time, trigger string) (FireResult, error) {
+	if d.pausedElsewhere(ctx, name) {
+		return FireResult{}, nil // paused by another daemon: adopted, not run
+	}
 	st, err := d.begin(name)
 	if err != nil {
 		return FireResult{}, err
@@ -270,12 +277,14 @@ func (d *Daemon) finish(a *App, name string, st *scheduleState, fr FireResult) {
 		st.pause = pausedEntry{Since: time.Now().UTC(), Reason: "failures", Failures: st.consecutiveFailures}
 		d.savePaused()
 	}
+	p := st.pause
 	d.mu.Unlock()
 	if pause {
 		d.log.Error("schedule paused after consecutive failures; resume it over the API once fixed",
 			zap.String("schedule", name), zap.Int("failures", limit))
 		_ = d.sched.Pause(name)
 		d.metrics.SetPaused(name, true)
+		d.markPaused(name, p)
 	}
 }
 
@@ -389,22 +398,36 @@ func (d *Daemon) Resume(name string) error { return d.setPaused(name, false) }
 
 func (d *Daemon) setPaused(name string, paused bool) error {
 	d.mu.Lock()
-	st := d.states[name]
-	if st == nil {
-		d.mu.Unlock()
+	known := d.states[name] != nil
+	d.mu.Unlock()
+	if !known {
 		return fmt.Errorf("%w %q", ErrUnknownSchedule, name)
 	}
-	if paused && !st.paused {
+	// A resume deletes the marker first: resuming here alone would only
+	// last until the next fire read the marker again.
+	if !paused {
+		if err := d.unmarkPaused(name); err != nil {
+			return fmt.Errorf("resume %s: the pause marker in the archive could not be deleted, so the schedule stays paused: %w", name, err)
+		}
+	}
+	d.mu.Lock()
+	st := d.states[name]
+	newPause := paused && !st.paused
+	if newPause {
 		st.pause = pausedEntry{Since: time.Now().UTC(), Reason: "operator"}
 	}
+	p := st.pause
 	st.paused = paused
 	if !paused {
-		st.consecutiveFailures = 0
+		st.pause, st.consecutiveFailures = pausedEntry{}, 0
 	}
 	d.savePaused()
 	d.mu.Unlock()
 	d.metrics.SetPaused(name, paused)
 	if paused {
+		if !p.Marked {
+			d.markPaused(name, p)
+		}
 		return d.sched.Pause(name)
 	}
 	return d.sched.Resume(name)
@@ -519,6 +542,9 @@ func (d *Daemon) Schedules() []ScheduleStatus {
 			lr := *st.lastRun
 			ss.LastRun = &lr
 		}
+		if st.paused {
+			ss.Pause = &server.PauseInfo{Since: st.pause.Since, Reason: st.pause.Reason, By: st.pause.By}
+		}
 		switch {
 		case st.paused || !s.Enabled:
 			ss.Status = server.StatusPaused
@@ -568,6 +594,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// schedules keep their cron fires and file changes are reloaded. A cron
 	// fire of a schedule still catching up is missed as an overlap (the
 	// catch-up exports what it would have).
+	// Pauses resumed elsewhere while this daemon was down are lifted, and
+	// pauses not yet marked in the archive are marked, before anything
+	// fires.
+	d.syncPauses(ctx)
 	var catchUp sync.WaitGroup
 	a, release := d.acquire()
 	catchUp.Go(func() {
@@ -597,6 +627,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var err error
 	if ctx.Err() == nil {
 		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)))
+		if d.PauseSyncInterval >= 0 {
+			iv := d.PauseSyncInterval
+			if iv == 0 {
+				iv = DefaultPauseSyncInterval
+			}
+			var wg sync.WaitGroup
+			sctx, cancel := context.WithCancel(ctx)
+			wg.Go(func() { d.syncPausesEvery(sctx, iv) })
+			defer func() { cancel(); wg.Wait() }()
+		}
 		if d.WatchInterval >= 0 {
 			iv := d.WatchInterval
 			if iv == 0 {

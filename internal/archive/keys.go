@@ -15,6 +15,7 @@ import (
 const (
 	ClaimsDir = "_claims"
 	HeadDir   = "_head"
+	PausedDir = "_paused"
 	KeysDir   = "_keys"
 	AdhocDir  = "adhoc"
 )
@@ -94,6 +95,9 @@ func (l Layout) ClaimKey(u Unit) string {
 
 // HeadKey is the key of the schedule's chain head.
 func (l Layout) HeadKey() string { return l.join(HeadDir, l.Schedule) }
+
+// PauseKey is the key of the schedule's pause marker.
+func (l Layout) PauseKey() string { return l.join(PausedDir, l.Schedule) }
 
 // ScheduleDir is the folder holding a schedule's objects and manifests.
 func (l Layout) ScheduleDir() string { return l.join(l.Schedule) + "/" }

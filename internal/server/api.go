@@ -113,6 +113,18 @@ type ScheduleStatus struct {
 	LostWindows         int64     `json:"lost_windows"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	Paused              bool      `json:"paused"`
+	// Pause says since when and why, while paused.
+	Pause *PauseInfo `json:"pause,omitempty"`
+}
+
+// PauseInfo says why a schedule is paused. A pause holds for every daemon
+// exporting into the schedule's archive.
+type PauseInfo struct {
+	Since time.Time `json:"since"`
+	// Reason is operator or failures.
+	Reason string `json:"reason"`
+	// By is the daemon (instance) that paused it, when another one did.
+	By string `json:"by,omitempty"`
 }
 
 // Window is a half-open interval [Start, End).

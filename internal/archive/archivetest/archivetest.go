@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archive.Store) {
 		t.Run("LiveClaim", func(t *testing.T) { testLiveClaim(t, newStore(t)) })
 		t.Run("ExpiredLeaseTakenOver", func(t *testing.T) { testExpiredLease(t, newStore(t)) })
 		t.Run("Release", func(t *testing.T) { testRelease(t, newStore(t)) })
+		t.Run("PauseMarker", func(t *testing.T) { testPauseMarker(t, newStore(t)) })
 		t.Run("Chain", func(t *testing.T) { testChain(t, newStore(t)) })
 		t.Run("HeadAheadOfManifest", func(t *testing.T) { testHeadAheadOfManifest(t, newStore(t)) })
 		t.Run("StaleCommitterDoesNotFork", func(t *testing.T) { testStaleCommitter(t, newStore(t)) })
@@ -823,6 +824,43 @@ func testRelease(t *testing.T, s archive.Store) {
 	}
 	if err := c.Release(ctx); err == nil {
 		t.Error("a second Release by the old holder deleted the new claim")
+	}
+}
+
+// testPauseMarker: a pause marker is written once (a second pause keeps
+// the first one's record), read by any replica, listed under the prefix
+// with nothing beside it (no lock files), and deleted by a resume, after
+// which the schedule can be paused again.
+func testPauseMarker(t *testing.T, s archive.Store) {
+	ctx := t.Context()
+	l := testLayout(t)
+	r1, r2 := replica(s, "r1", nil), replica(s, "r2", nil)
+	since := time.Date(2027, 3, 18, 9, 0, 0, 0, time.UTC)
+	for round := range 2 {
+		if _, ok, err := r2.Paused(ctx, l); err != nil || ok {
+			t.Fatalf("round %d: paused before any pause: %v, %v", round, ok, err)
+		}
+		got, err := r1.Pause(ctx, l, archive.PauseRecord{Since: since, Reason: "operator"})
+		if err != nil || got.By != "r1" || got.Schedule != l.Schedule {
+			t.Fatalf("round %d: Pause = %+v, %v", round, got, err)
+		}
+		again, err := r2.Pause(ctx, l, archive.PauseRecord{Since: since.Add(time.Hour), Reason: "failures", Failures: 10})
+		if err != nil || again.By != "r1" || again.Reason != "operator" {
+			t.Fatalf("round %d: a second pause replaced the first: %+v, %v", round, again, err)
+		}
+		seen, ok, err := r2.Paused(ctx, l)
+		if err != nil || !ok || !seen.Since.Equal(since) || seen.By != "r1" {
+			t.Fatalf("round %d: Paused on another replica = %+v, %v, %v", round, seen, ok, err)
+		}
+		if keys := listKeys(t, s, l.Prefix+"/"); len(keys) != 1 || keys[0] != l.PauseKey() {
+			t.Fatalf("round %d: listing %v, want only %s", round, keys, l.PauseKey())
+		}
+		if err := r2.Resume(ctx, l); err != nil {
+			t.Fatalf("round %d: Resume: %v", round, err)
+		}
+		if err := r1.Resume(ctx, l); err != nil {
+			t.Fatalf("round %d: a second Resume: %v", round, err)
+		}
 	}
 }
 

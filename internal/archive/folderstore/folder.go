@@ -155,8 +155,10 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectI
 			}
 			return nil
 		}
-		if strings.HasSuffix(rel, ".lock") && strings.HasPrefix(rel, archive.ClaimsDir+"/") ||
-			strings.HasSuffix(rel, ".lock") && strings.HasPrefix(rel, archive.HeadDir+"/") {
+		// The lock files beside small objects (claims, heads, pause
+		// markers, under any destination prefix) are not objects; no key
+		// exportd writes ends in ".lock".
+		if strings.HasSuffix(rel, ".lock") {
 			return nil
 		}
 		if !strings.HasPrefix(rel, prefix) {

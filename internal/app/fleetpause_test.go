@@ -1,0 +1,138 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/exportd/exportd/internal/app"
+)
+
+// TestPauseIsFleetWide runs two daemons (replica-a, replica-b) with their
+// own state_dir on one archive. A pause told to A stops the schedule on B
+// too (B's catch-up at start leaves it alone and shows who paused it);
+// serve --once leaves it alone; a resume told to B lifts it on A, even
+// though A was down when it happened.
+func TestPauseIsFleetWide(t *testing.T) {
+	cfgA := demoDir(t)
+	data, _ := os.ReadFile(cfgA)
+	withInstance := func(id, state string) []byte {
+		out := bytes.Replace(data, []byte("state_dir: ../state\n"), []byte("state_dir: ../"+state+"\ninstance_id: "+id+"\n"), 1)
+		if bytes.Equal(out, data) {
+			t.Fatal("config/exportd.yaml: no state_dir: ../state line")
+		}
+		return out
+	}
+	cfgB := filepath.Join(filepath.Dir(cfgA), "exportd-b.yaml")
+	os.WriteFile(cfgA, withInstance("replica-a", "state"), 0o644)
+	os.WriteFile(cfgB, withInstance("replica-b", "state-b"), 0o644)
+	end, _ := time.Parse(time.RFC3339, demoEnd)
+	const sched = "audit-log-rows"
+
+	type replica struct {
+		d    *app.Daemon
+		logs *observer.ObservedLogs
+		stop func()
+	}
+	start := func(cfg string, run bool) replica {
+		t.Helper()
+		core, logs := observer.New(zapcore.InfoLevel)
+		a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.New(core), Now: func() time.Time { return end }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		d := serving(t, a)
+		d.WatchInterval, d.PauseSyncInterval = -1, -1
+		r := replica{d: d, logs: logs, stop: func() {}}
+		if run {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx) }()
+			r.stop = func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		return r
+	}
+	status := func(d *app.Daemon) app.ScheduleStatus {
+		for _, s := range d.Schedules() {
+			if s.Name == sched {
+				return s
+			}
+		}
+		t.Fatalf("no schedule %s", sched)
+		return app.ScheduleStatus{}
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+
+	// Paused on A (not running): the marker is in the archive.
+	a := start(cfgA, false)
+	if err := a.d.Pause(sched); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(filepath.Dir(cfgA), "..", "archive", "sigma", "audit", "_paused", sched)
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("no pause marker after a pause: %v", err)
+	}
+
+	// B starts: its catch-up leaves the schedule alone and holds it paused.
+	b := start(cfgB, true)
+	waitFor("B's catch-up at start", func() bool { return b.logs.FilterMessage("catch-up at start finished").Len() > 0 })
+	if st := status(b.d); !st.Paused || st.Pause == nil || st.Pause.By != "replica-a" || st.Pause.Reason != "operator" {
+		t.Fatalf("on B: %+v (pause %+v); want paused by replica-a", st, st.Pause)
+	}
+	if runs := b.d.Runs(sched, 10); len(runs) != 0 {
+		t.Fatalf("B ran the schedule paused on A: %+v", runs)
+	}
+	if n := len(b.d.Runs("daily-login-activity", 10)); n == 0 {
+		t.Error("B did not catch up the schedule that is not paused")
+	}
+
+	// serve --once leaves it alone too.
+	once, err := app.Load(context.Background(), app.Options{ConfigPath: cfgB, Logger: zap.NewNop(), Now: func() time.Time { return end }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := once.CatchUp(context.Background(), nil)
+	once.Close()
+	if err != nil || fr.Exported != 0 {
+		t.Fatalf("serve --once with the schedule paused elsewhere: %+v, %v; want nothing exported", fr, err)
+	}
+
+	// Resumed on B: the marker goes, and A lifts its own pause when it
+	// starts.
+	if err := b.d.Resume(sched); err != nil {
+		t.Fatal(err)
+	}
+	b.stop()
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatalf("pause marker after a resume: %v", err)
+	}
+	if !status(a.d).Paused {
+		t.Fatal("A forgot its pause before it synced")
+	}
+	a2 := start(cfgA, true)
+	defer a2.stop()
+	waitFor("A to lift the pause resumed on B", func() bool { return !status(a2.d).Paused })
+	if a2.logs.FilterMessage("schedule resumed by another daemon; resumed here too").Len() != 1 {
+		t.Error("A did not log the resume it took from the archive")
+	}
+}
