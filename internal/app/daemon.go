@@ -343,16 +343,25 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 		if hooks != nil && stopped(hooks.Stopping) {
 			return // shutting down: the next start catches it up
 		}
-		if p, ok := paused[s.Name]; ok {
+		// A pause the daemon marked in the archive and another daemon
+		// resumed since (the marker is gone) no longer holds.
+		p, local := paused[s.Name]
+		if local && !p.Marked {
 			a.log.Warn("schedule is paused; not caught up (resume it over the daemon's API)",
 				zap.String("schedule", s.Name), zap.String("reason", p.Reason), zap.Time("since", p.Since))
 			return
 		}
-		if p, ok, perr := a.pausedInArchive(ctx, s); perr != nil {
+		m, marked, perr := a.pausedInArchive(ctx, s)
+		switch {
+		case perr != nil && local:
+			a.log.Warn("schedule is paused and its pause marker cannot be read; not caught up",
+				zap.String("schedule", s.Name), zap.Error(perr))
+			return
+		case perr != nil:
 			a.log.Warn("cannot read the pause marker; catching up", zap.String("schedule", s.Name), zap.Error(perr))
-		} else if ok {
-			a.log.Warn("schedule is paused (marker in the archive); not caught up (resume it over a daemon's API)",
-				zap.String("schedule", s.Name), zap.String("by", p.By), zap.String("reason", p.Reason), zap.Time("since", p.Since))
+		case marked:
+			a.log.Warn("schedule is paused; not caught up (resume it over a daemon's API)",
+				zap.String("schedule", s.Name), zap.String("by", m.By), zap.String("reason", m.Reason), zap.Time("since", m.Since))
 			return
 		}
 		var fr FireResult

@@ -19,7 +19,7 @@ import (
 // own state_dir on one archive. A pause told to A stops the schedule on B
 // too (B's catch-up at start leaves it alone and shows who paused it);
 // serve --once leaves it alone; a resume told to B lifts it on A, even
-// though A was down when it happened.
+// though A was down when it happened (for A's serve --once too).
 func TestPauseIsFleetWide(t *testing.T) {
 	cfgA := demoDir(t)
 	data, _ := os.ReadFile(cfgA)
@@ -128,6 +128,17 @@ func TestPauseIsFleetWide(t *testing.T) {
 	}
 	if !status(a.d).Paused {
 		t.Fatal("A forgot its pause before it synced")
+	}
+	// serve --once on A's state_dir, whose paused.json still holds the
+	// pause A marked: the marker is gone, so the schedule is caught up.
+	onceA, err := app.Load(context.Background(), app.Options{ConfigPath: cfgA, Logger: zap.NewNop(), Now: func() time.Time { return end }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err = onceA.CatchUp(context.Background(), nil)
+	onceA.Close()
+	if err != nil || fr.Exported == 0 {
+		t.Fatalf("serve --once after the resume elsewhere: %+v, %v; want the schedule caught up", fr, err)
 	}
 	a2 := start(cfgA, true)
 	defer a2.stop()
