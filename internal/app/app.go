@@ -39,6 +39,10 @@ type Options struct {
 	SkipSecrets bool
 	// Now is the wall clock; nil is time.Now. Tests move it.
 	Now func() time.Time
+	// ArchiveOnly loads the configuration for the auditor commands: the
+	// elements are not compiled and no source is opened (they read only
+	// the archive).
+	ArchiveOnly bool
 	// ConfigCache keeps the decoded schedule files in
 	// state_dir/schedules.cache for the next start of the same binary, and
 	// in memory for reloads, which then parse only the files that changed
@@ -128,6 +132,9 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 			a.loading.Store(cfg)
 			return a.checkElement(ctx, s)
 		},
+	}
+	if opts.ArchiveOnly {
+		lo.CheckElement = nil
 	}
 	if opts.ConfigCache {
 		lo.DecodedCache = func(cfg *config.Config) *config.DecodedCache {

@@ -135,3 +135,22 @@ func (a *App) Explain(ctx context.Context, name, dialect string) (*workbook.Comp
 	}
 	return workbook.Compile(&s.Element, schema, compileOptions(s, dialect))
 }
+
+// ArchiveOf returns the read half of a schedule's archive (what the
+// auditor commands use), its key layout, and the start of its first
+// window when the schedule sets window.start (zero otherwise).
+func (a *App) ArchiveOf(ctx context.Context, name string) (archive.Reader, archive.Layout, time.Time, error) {
+	s := a.cfg.Schedule(name)
+	if s == nil {
+		return nil, archive.Layout{}, time.Time{}, fmt.Errorf("unknown schedule %q; schedules: %v", name, a.scheduleNames())
+	}
+	st, _, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket)
+	if err != nil {
+		return nil, archive.Layout{}, time.Time{}, err
+	}
+	var start time.Time
+	if s.Window != nil {
+		start = s.Window.Start
+	}
+	return st, s.Layout(), start, nil
+}

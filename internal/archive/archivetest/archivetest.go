@@ -8,8 +8,6 @@ package archivetest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archive.Store) {
 		t.Run("Release", func(t *testing.T) { testRelease(t, newStore(t)) })
 		t.Run("PauseMarker", func(t *testing.T) { testPauseMarker(t, newStore(t)) })
 		t.Run("Chain", func(t *testing.T) { testChain(t, newStore(t)) })
+		t.Run("Verify", func(t *testing.T) { testVerify(t, newStore(t)) })
 		t.Run("HeadAheadOfManifest", func(t *testing.T) { testHeadAheadOfManifest(t, newStore(t)) })
 		t.Run("StaleCommitterDoesNotFork", func(t *testing.T) { testStaleCommitter(t, newStore(t)) })
 		t.Run("ConcurrentReplicas", func(t *testing.T) { testConcurrentReplicas(t, newStore(t)) })
@@ -613,48 +612,29 @@ func mustExport(t *testing.T, a *archive.Archive, l archive.Layout, u archive.Un
 	return key
 }
 
-// VerifyChain checks the schedule's chain from its head back to the first
-// manifest: sequences n..1 each once, every Prev hash equal to the sha256 of
-// the stored bytes it links, and no manifest of the schedule outside the
-// chain. It returns the manifest keys in commit order.
+// VerifyChain checks the schedule's chain with archive.Chain (from its
+// head back to the first manifest, every link's sha256 and sequence), that
+// it holds n manifests and that no manifest of the schedule is outside it.
+// It returns their keys in commit order. (archive.Verify also reads the
+// objects back; the protocol tests commit manifests without real objects.)
 func VerifyChain(t *testing.T, s archive.Store, l archive.Layout, n int) []string {
 	t.Helper()
 	ctx := t.Context()
-	a := &archive.Archive{Store: s}
-	h, _, ok, err := a.ReadHead(ctx, l)
-	if err != nil || !ok {
-		t.Fatalf("read head: ok=%v err=%v", ok, err)
+	rep := &archive.Report{}
+	chain, err := archive.Chain(ctx, s, l, rep)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if h.Sequence != int64(n) {
-		t.Errorf("head sequence = %d, want %d", h.Sequence, n)
+	if len(rep.Problems) > 0 {
+		t.Fatalf("archive.Chain: %s", strings.Join(rep.Problems, "\n"))
 	}
-	var keys []string
+	if len(chain) != n {
+		t.Fatalf("chain of %d manifests, want %d", len(chain), n)
+	}
+	keys := make([]string, len(chain))
 	seen := map[string]bool{}
-	link := &archive.Link{Key: h.Key, SHA256: h.SHA256}
-	for want := int64(n); want >= 1; want-- {
-		if link == nil {
-			t.Fatalf("chain ends at sequence %d, want it to reach 1", want+1)
-		}
-		data := readAll(t, s, link.Key)
-		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != link.SHA256 {
-			t.Fatalf("manifest %s: sha256 %x, but the link to it says %s", link.Key, sum, link.SHA256)
-		}
-		m, err := archive.ParseManifest(data)
-		if err != nil {
-			t.Fatalf("manifest %s: %v", link.Key, err)
-		}
-		if m.Sequence != want {
-			t.Fatalf("manifest %s has sequence %d, want %d", link.Key, m.Sequence, want)
-		}
-		if seen[link.Key] {
-			t.Fatalf("manifest %s appears twice in the chain", link.Key)
-		}
-		seen[link.Key] = true
-		keys = append([]string{link.Key}, keys...)
-		link = m.Prev
-	}
-	if link != nil {
-		t.Fatalf("manifest with sequence 1 has prev %+v", link)
+	for i, e := range chain {
+		keys[i], seen[e.Key] = e.Key, true
 	}
 	var stray []string
 	err = s.List(ctx, l.ScheduleDir(), func(oi archive.ObjectInfo) error {
@@ -670,6 +650,40 @@ func VerifyChain(t *testing.T, s archive.Store, l archive.Layout, n int) []strin
 		t.Fatalf("manifests outside the chain: %q", stray)
 	}
 	return keys
+}
+
+// testVerify: Verify finds a window that was never archived, and one
+// before the first when the expected start is given; it counts what it
+// read back.
+func testVerify(t *testing.T, s archive.Store) {
+	ctx := t.Context()
+	l := testLayout(t)
+	r1, r2 := replica(s, "r1", nil), replica(s, "r2", nil)
+	for i, n := range []int{4, 1, 3} {
+		a := r1
+		if i%2 == 1 {
+			a = r2
+		}
+		mustExport(t, a, l, unitN(t, l, n))
+	}
+	rep, err := archive.Verify(ctx, s, l, unitN(t, l, 0).Window.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) > 0 || rep.Manifests != 3 || rep.Objects != 3 || rep.Bytes == 0 || rep.Kinds[archive.KindExported] != 3 {
+		t.Fatalf("report %+v", rep)
+	}
+	want := []archive.Window{unitN(t, l, 0).Window, unitN(t, l, 2).Window}
+	if len(rep.Missing) != 2 || rep.Missing[0] != want[0] || rep.Missing[1] != want[1] || rep.OK() {
+		t.Fatalf("missing %v, want %v", rep.Missing, want)
+	}
+	if !rep.First.Equal(unitN(t, l, 1).Window.Start) || !rep.Last.Equal(unitN(t, l, 4).Window.End) {
+		t.Errorf("covers %s to %s", rep.First, rep.Last)
+	}
+	empty, err := archive.Verify(ctx, s, archive.Layout{Prefix: l.Prefix, Schedule: "nothing-yet"}, time.Time{})
+	if err != nil || !empty.OK() || empty.Manifests != 0 {
+		t.Fatalf("a schedule with nothing archived: %+v, %v", empty, err)
+	}
 }
 
 func testCommitThenAlreadyArchived(t *testing.T, s archive.Store) {

@@ -1,0 +1,226 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ChainEntry is one committed manifest of a schedule, in commit order.
+type ChainEntry struct {
+	Key      string
+	SHA256   string
+	Manifest *Manifest
+}
+
+// Report is what Verify found in one schedule's archive.
+type Report struct {
+	Schedule string `json:"schedule"`
+	// Manifests in the chain, by kind.
+	Manifests int            `json:"manifests"`
+	Kinds     map[string]int `json:"kinds"`
+	// Objects checked (size and sha256 read back), their bytes and rows.
+	Objects int   `json:"objects"`
+	Bytes   int64 `json:"bytes"`
+	Rows    int64 `json:"rows"`
+	// First and Last bound the windows the chain covers (zero for a
+	// snapshot schedule).
+	First time.Time `json:"first_window_start,omitzero"`
+	Last  time.Time `json:"last_window_end,omitzero"`
+	// Missing are the spans between covered windows (and before the first
+	// one, when the expected start is known) that have no manifest.
+	Missing []Window `json:"missing,omitempty"`
+	// Problems break the archive's guarantees; each names its key.
+	Problems []string `json:"problems,omitempty"`
+	// Notes are states that normal operation leaves for a while (an
+	// interrupted run's object, a head ahead of its manifest).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// OK reports a complete, untouched archive.
+func (r *Report) OK() bool { return len(r.Problems) == 0 && len(r.Missing) == 0 }
+
+func (r *Report) problemf(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// readSmall reads a small object through the read half of a store.
+func readSmall(ctx context.Context, r Reader, key string) ([]byte, error) {
+	rc, _, err := r.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 64<<20))
+}
+
+// Chain reads a schedule's committed manifests from its head back to the
+// first, checking every link (the sha256 of the exact bytes of the
+// manifest it points at, and the sequence numbers), and returns them in
+// commit order. A schedule with nothing committed has an empty chain.
+// Problems with a link are in the report; the chain stops there.
+func Chain(ctx context.Context, r Reader, l Layout, rep *Report) ([]ChainEntry, error) {
+	data, err := readSmall(ctx, r, l.HeadKey())
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read head %s: %w", l.HeadKey(), err)
+	}
+	var h Head
+	if err := json.Unmarshal(data, &h); err != nil {
+		rep.problemf("%s: not a chain head: %v", l.HeadKey(), err)
+		return nil, nil
+	}
+	var chain []ChainEntry
+	link, want := &Link{Key: h.Key, SHA256: h.SHA256}, h.Sequence
+	seen := map[string]bool{}
+	for link != nil {
+		if want < 1 {
+			rep.problemf("%s: the chain goes on past sequence 1", link.Key)
+			break
+		}
+		if seen[link.Key] {
+			rep.problemf("%s: appears twice in the chain", link.Key)
+			break
+		}
+		seen[link.Key] = true
+		data, err := readSmall(ctx, r, link.Key)
+		if errors.Is(err, ErrNotFound) && len(chain) == 0 && len(h.Manifest) > 0 {
+			// The committer advanced the head and died before writing the
+			// manifest; the next run of the schedule writes it.
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: the newest manifest is only in the head so far (an interrupted commit; the next run writes it)", link.Key))
+			data = h.Manifest
+		} else if err != nil {
+			rep.problemf("%s: the chain points at it, but it cannot be read: %v", link.Key, err)
+			break
+		}
+		if got := SHA256Hex(data); got != link.SHA256 {
+			rep.problemf("%s: sha256 is %s, but the chain recorded %s: the manifest was changed after it was committed", link.Key, got, link.SHA256)
+			break
+		}
+		m, err := ParseManifest(data)
+		if err != nil {
+			rep.problemf("%s: %v", link.Key, err)
+			break
+		}
+		if m.Sequence != want || m.Schedule != l.Schedule {
+			rep.problemf("%s: sequence %d of schedule %q, where the chain expects %d of %q", link.Key, m.Sequence, m.Schedule, want, l.Schedule)
+			break
+		}
+		chain = append(chain, ChainEntry{Key: link.Key, SHA256: link.SHA256, Manifest: m})
+		link, want = m.Prev, want-1
+	}
+	if link == nil && want != 0 && len(rep.Problems) == 0 {
+		rep.problemf("%s: the chain ends at sequence %d; it should reach 1", l.HeadKey(), want+1)
+	}
+	slices.Reverse(chain)
+	return chain, nil
+}
+
+// Verify checks one schedule's archive with the read half of a store, as
+// an auditor would years later: the manifest chain from the head back to
+// the first commit (every link's sha256 and sequence), every object's
+// size and sha256 read back, no manifest outside the chain, and no
+// missing window between the first and the last one archived (from
+// expectStart, when it is not zero: the schedule's window.start).
+func Verify(ctx context.Context, r Reader, l Layout, expectStart time.Time) (*Report, error) {
+	rep := &Report{Schedule: l.Schedule, Kinds: map[string]int{}}
+	chain, err := Chain(ctx, r, l, rep)
+	if err != nil {
+		return nil, err
+	}
+	inChain := map[string]bool{}
+	referenced := map[string]bool{}
+	var windows []Window
+	for _, e := range chain {
+		m := e.Manifest
+		inChain[e.Key] = true
+		rep.Manifests++
+		rep.Kinds[m.Kind]++
+		if m.Window != nil && !m.Adhoc {
+			windows = append(windows, *m.Window)
+		}
+		for _, o := range m.Objects {
+			referenced[o.Key] = true
+			if err := verifyObject(ctx, r, o); err != nil {
+				rep.problemf("%s (in %s): %v", o.Key, e.Key, err)
+				continue
+			}
+			rep.Objects++
+			rep.Bytes += o.Bytes
+			rep.Rows += o.Rows
+		}
+	}
+	err = r.List(ctx, l.ScheduleDir(), func(oi ObjectInfo) error {
+		switch {
+		case strings.HasSuffix(oi.Key, ".manifest.json") && !inChain[oi.Key]:
+			rep.problemf("%s: a manifest outside the chain", oi.Key)
+		case !strings.HasSuffix(oi.Key, ".manifest.json") && !referenced[oi.Key]:
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: an object no manifest names (an interrupted run, completed by the next one)", oi.Key))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", l.ScheduleDir(), err)
+	}
+	rep.Missing = gaps(windows, expectStart)
+	if len(windows) > 0 {
+		rep.First = slices.MinFunc(windows, func(a, b Window) int { return a.Start.Compare(b.Start) }).Start
+		rep.Last = slices.MaxFunc(windows, func(a, b Window) int { return a.End.Compare(b.End) }).End
+	}
+	return rep, nil
+}
+
+// verifyObject reads an object back and compares its size and sha256 with
+// its manifest's record.
+func verifyObject(ctx context.Context, r Reader, o Object) error {
+	rc, _, err := r.Get(ctx, o.Key)
+	if err != nil {
+		return fmt.Errorf("cannot be read: %w", err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if n != o.Bytes {
+		return fmt.Errorf("%d bytes, but its manifest records %d", n, o.Bytes)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
+		return fmt.Errorf("sha256 is %s, but its manifest records %s: the object was changed after it was archived", got, o.SHA256)
+	}
+	return nil
+}
+
+// gaps returns the spans not covered by windows (which abut when
+// complete), from expectStart when it is not zero.
+func gaps(windows []Window, expectStart time.Time) []Window {
+	if len(windows) == 0 {
+		return nil
+	}
+	ws := slices.Clone(windows)
+	slices.SortFunc(ws, func(a, b Window) int { return a.Start.Compare(b.Start) })
+	var out []Window
+	end := ws[0].Start
+	if !expectStart.IsZero() && expectStart.Before(end) {
+		end = expectStart
+	}
+	for _, w := range ws {
+		if w.Start.After(end) {
+			out = append(out, Window{Start: end, End: w.Start})
+		}
+		if w.End.After(end) {
+			end = w.End
+		}
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/exportd/exportd/internal/app"
+	"github.com/exportd/exportd/internal/archive"
+)
+
+// archiveCmd groups the auditors' commands: they read the archive (the
+// read half of its store) and never write to it.
+func archiveCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "archive",
+		Short: "Read the archive as an auditor: verify it, list what it holds",
+	}
+	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g))
+	return cmd
+}
+
+func archiveVerifyCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify [schedule...]",
+		Short: "Check that each schedule's archive is complete and untouched (exit 1 if not)",
+		Long: `Check each schedule's archive (all schedules by default) with the read half of its store:
+the manifest chain from the head back to the first commit (each link is the sha256 of the exact
+bytes of the manifest before it), every object's size and sha256 read back, no manifest outside the
+chain, and no missing window between window.start (or the first archived window) and the last one.
+Exits 1 if any schedule has a problem or a missing window.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.load(ctx, app.Options{ArchiveOnly: true})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			names := args
+			if len(names) == 0 {
+				for _, s := range a.Config().Schedules {
+					names = append(names, s.Name)
+				}
+			}
+			var reports []*archive.Report
+			failed := 0
+			for _, name := range names {
+				r, l, start, err := a.ArchiveOf(ctx, name)
+				if err != nil {
+					return err
+				}
+				rep, err := archive.Verify(ctx, r, l, start)
+				if err != nil {
+					return fmt.Errorf("verify %s: %w", name, err)
+				}
+				if !rep.OK() {
+					failed++
+				}
+				reports = append(reports, rep)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(reports); err != nil {
+					return err
+				}
+			} else {
+				for _, rep := range reports {
+					printReport(out, rep)
+				}
+			}
+			if failed > 0 {
+				return exitWith(ExitFailure, fmt.Errorf("the archive of %d of %d schedules is not complete and untouched", failed, len(reports)))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	return cmd
+}
+
+func printReport(out io.Writer, rep *archive.Report) {
+	state := "OK"
+	if !rep.OK() {
+		state = "FAILED"
+	}
+	var kinds []string
+	for _, k := range []string{archive.KindExported, archive.KindSkipped, archive.KindLost, archive.KindSuperseded} {
+		if n := rep.Kinds[k]; n > 0 {
+			kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	fmt.Fprintf(out, "%s: %s: %d manifests in the chain", rep.Schedule, state, rep.Manifests)
+	if len(kinds) > 0 {
+		fmt.Fprintf(out, " (%s)", strings.Join(kinds, ", "))
+	}
+	fmt.Fprintf(out, "; %d objects read back, %d bytes, %d rows", rep.Objects, rep.Bytes, rep.Rows)
+	if !rep.First.IsZero() {
+		fmt.Fprintf(out, "; windows from %s to %s", rep.First.UTC().Format(time.RFC3339), rep.Last.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintln(out)
+	for _, w := range rep.Missing {
+		fmt.Fprintf(out, "  missing: no manifest for [%s, %s)\n", w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339))
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(out, "  problem: %s\n", p)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(out, "  note: %s\n", n)
+	}
+}
+
+func archiveListCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list <schedule>",
+		Short: "List a schedule's archived units in commit order, from its manifest chain",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.load(ctx, app.Options{ArchiveOnly: true})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			r, l, _, err := a.ArchiveOf(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			rep := &archive.Report{Schedule: args[0]}
+			chain, err := archive.Chain(ctx, r, l, rep)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				type entry struct {
+					Key      string            `json:"manifest_key"`
+					SHA256   string            `json:"manifest_sha256"`
+					Manifest *archive.Manifest `json:"manifest"`
+				}
+				entries := []entry{}
+				for _, e := range chain {
+					entries = append(entries, entry{e.Key, e.SHA256, e.Manifest})
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(entries); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SEQ\tKIND\tUNIT\tREV\tROWS\tBYTES\tOBJECT")
+				for _, e := range chain {
+					m := e.Manifest
+					var rows, bytes int64
+					var keys []string
+					for _, o := range m.Objects {
+						rows, bytes = rows+o.Rows, bytes+o.Bytes
+						keys = append(keys, o.Key)
+					}
+					object := strings.Join(keys, " ")
+					if object == "" {
+						object = "-"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\n", m.Sequence, m.Kind, m.UnitID, m.Revision, rows, bytes, object)
+				}
+				tw.Flush()
+			}
+			if len(rep.Problems) > 0 {
+				return exitWith(ExitFailure, fmt.Errorf("the chain of %s is broken:\n%s\n(run exportd archive verify %s)", args[0], strings.Join(rep.Problems, "\n"), args[0]))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the chain's manifests as JSON")
+	return cmd
+}
