@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +92,9 @@ type App struct {
 	// checks of 10,000 schedules on one table read them once.
 	colMu   sync.Mutex
 	columns map[string][]source.Column
+
+	// signer signs a digest of every commit (config signing.private_key).
+	signer ed25519.PrivateKey
 }
 
 // compiled is a schedule's element compiled for its source.
@@ -150,6 +154,13 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 		return nil, err
 	}
 	a.cfg = cfg
+	if k := cfg.Signing.PrivateKey; k.IsSet() {
+		// Checked by config.Load already.
+		if a.signer, err = archive.ParsePrivateKey([]byte(k.Reveal())); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("signing.private_key: %w", err)
+		}
+	}
 	if opts.ConfigCache && !cfg.DecodedCache().Equal(prev) {
 		if err := cfg.DecodedCache().WriteFile(decodedCachePath(cfg), buildID()); err != nil {
 			a.log.Warn("cannot write the decoded-schedules cache; the next start parses every schedule file", zap.Error(err))

@@ -1,7 +1,12 @@
 package app_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,5 +113,71 @@ func TestArchiveVerifyAndList(t *testing.T) {
 	}
 	if out, code := runCLI(t, cfg, "archive", "verify"); code != 0 {
 		t.Fatalf("verify after restoring: exit %d\n%s", code, tail(out))
+	}
+}
+
+// TestSignedDigests: with signing.private_key set, serve --once writes a
+// signed digest of every commit; archive verify --public-key checks them
+// all, and finds a changed digest, a missing one and the wrong key. A key
+// that is not an Ed25519 PEM key is a config error that never shows it.
+func TestSignedDigests(t *testing.T) {
+	cfg := demoDir(t)
+	dir := filepath.Dir(cfg)
+	writeKey := func(name string) ed25519.PublicKey {
+		pub, key, _ := ed25519.GenerateKey(nil)
+		der, _ := x509.MarshalPKCS8PrivateKey(key)
+		pubDER, _ := x509.MarshalPKIXPublicKey(pub)
+		os.WriteFile(filepath.Join(dir, name+".pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+		os.WriteFile(filepath.Join(dir, name+".pub.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+		return pub
+	}
+	writeKey("signing")
+	writeKey("other")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "signing: {private_key: \"file:signing.pem\"}\n"...), 0o644)
+
+	// A bad key first: a config error at the field, the key not shown.
+	os.WriteFile(filepath.Join(dir, "bad.pem"), []byte("-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXZhbHVlLTQy\n-----END PRIVATE KEY-----\n"), 0o600)
+	os.WriteFile(cfg, append(data, "signing: {private_key: \"file:bad.pem\"}\n"...), 0o644)
+	out, code := runCLI(t, cfg, "validate")
+	if code != 1 || !strings.Contains(out, "signing.private_key: not an Ed25519 private key in PEM") || strings.Contains(out, "c2VjcmV0LXZhbHVlLTQy") {
+		t.Fatalf("validate with a bad key: exit %d\n%s", code, out)
+	}
+	os.WriteFile(cfg, append(data, "signing: {private_key: \"file:signing.pem\"}\n"...), 0o644)
+
+	if out, code := runCLI(t, cfg, "--now", demoEnd, "serve", "--once"); code != 0 {
+		t.Fatalf("serve --once: exit %d\n%s", code, tail(out))
+	}
+	pub := filepath.Join(dir, "signing.pub.pem")
+	out, code = runCLI(t, cfg, "archive", "verify", "--public-key", pub)
+	if code != 0 || !strings.Contains(out, "daily-login-activity: OK: 1 manifests in the chain (1 exported); 1 objects read back") ||
+		!strings.Contains(out, "signed through sequence 1") {
+		t.Fatalf("verify with the public key: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, cfg, "archive", "verify", "--public-key", filepath.Join(dir, "other.pub.pem")); code != 1 || !strings.Contains(out, "not with the given public key") {
+		t.Fatalf("verify with another key: exit %d\n%s", code, tail(out))
+	}
+	digests, _ := filepath.Glob(filepath.Join(dir, "..", "archive", "sigma", "audit", "_digests", "audit-log-rows", "*.json"))
+	sort.Strings(digests)
+	if len(digests) < 80 {
+		t.Fatalf("%d digests of audit-log-rows", len(digests))
+	}
+	// The newest digest changed: its signature fails.
+	newest := digests[len(digests)-1]
+	orig, _ := os.ReadFile(newest)
+	os.Chmod(newest, 0o644)
+	changed := slices.Clone(orig)
+	i := bytes.Index(changed, []byte(`"signed_at": "`)) + len(`"signed_at": "`) + 3 // the year's last digit
+	changed[i] = '0' + (changed[i]-'0'+1)%10
+	os.WriteFile(newest, changed, 0o644)
+	out, code = runCLI(t, cfg, "archive", "verify", "audit-log-rows", "--public-key", pub)
+	if code != 1 || !strings.Contains(out, "the signature does not verify") {
+		t.Fatalf("a changed digest: exit %d\n%s", code, tail(out))
+	}
+	// Gone: the newest manifest is not covered.
+	os.Remove(newest)
+	out, code = runCLI(t, cfg, "archive", "verify", "audit-log-rows", "--public-key", pub)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("manifests %d to %d are not covered", len(digests), len(digests))) {
+		t.Fatalf("a missing digest: exit %d\n%s", code, tail(out))
 	}
 }

@@ -169,7 +169,7 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 		Name: s.Name, Timezone: s.Location.String(), Layout: s.Layout(), Archive: ar, Source: src,
 		Gzip: s.Destination.Gzip, Retain: retain, Condition: string(s.Condition),
 		OnSchemaChange: string(s.OnSchemaChange), Version: a.opts.Version,
-		Logger: a.log,
+		Logger: a.log, Signer: a.signer,
 		Query: func(u archive.Unit) (export.Query, error) {
 			cq := c.full
 			if u.Window.IsZero() {

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -37,6 +38,9 @@ type Report struct {
 	// Missing are the spans between covered windows (and before the first
 	// one, when the expected start is known) that have no manifest.
 	Missing []Window `json:"missing,omitempty"`
+	// Signed is the highest sequence a valid signed digest vouches for
+	// (checked only with VerifyOptions.PublicKey).
+	Signed int64 `json:"signed_through,omitempty"`
 	// Problems break the archive's guarantees; each names its key.
 	Problems []string `json:"problems,omitempty"`
 	// Notes are states that normal operation leaves for a while (an
@@ -125,13 +129,24 @@ func Chain(ctx context.Context, r Reader, l Layout, rep *Report) ([]ChainEntry, 
 	return chain, nil
 }
 
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	// ExpectStart, when not zero, is where the windows must begin (the
+	// schedule's window.start).
+	ExpectStart time.Time
+	// PublicKey, when set, makes signed digests required: each must
+	// verify with it and sign its chain entry, and every manifest must be
+	// covered by one.
+	PublicKey ed25519.PublicKey
+}
+
 // Verify checks one schedule's archive with the read half of a store, as
 // an auditor would years later: the manifest chain from the head back to
 // the first commit (every link's sha256 and sequence), every object's
-// size and sha256 read back, no manifest outside the chain, and no
-// missing window between the first and the last one archived (from
-// expectStart, when it is not zero: the schedule's window.start).
-func Verify(ctx context.Context, r Reader, l Layout, expectStart time.Time) (*Report, error) {
+// size and sha256 read back, no manifest outside the chain, no missing
+// window between the first (or opts.ExpectStart) and the last one
+// archived, and, with opts.PublicKey, the signed digests.
+func Verify(ctx context.Context, r Reader, l Layout, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Schedule: l.Schedule, Kinds: map[string]int{}}
 	chain, err := Chain(ctx, r, l, rep)
 	if err != nil {
@@ -171,7 +186,12 @@ func Verify(ctx context.Context, r Reader, l Layout, expectStart time.Time) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", l.ScheduleDir(), err)
 	}
-	rep.Missing = gaps(windows, expectStart)
+	if opts.PublicKey != nil {
+		if err := checkDigests(ctx, r, l, opts.PublicKey, chain, rep); err != nil {
+			return nil, err
+		}
+	}
+	rep.Missing = gaps(windows, opts.ExpectStart)
 	if len(windows) > 0 {
 		rep.First = slices.MinFunc(windows, func(a, b Window) int { return a.Start.Compare(b.Start) }).Start
 		rep.Last = slices.MaxFunc(windows, func(a, b Window) int { return a.End.Compare(b.End) }).End

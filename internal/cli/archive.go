@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,6 +28,7 @@ func archiveCmd(g *globals) *cobra.Command {
 
 func archiveVerifyCmd(g *globals) *cobra.Command {
 	var asJSON bool
+	var publicKey string
 	cmd := &cobra.Command{
 		Use:   "verify [schedule...]",
 		Short: "Check that each schedule's archive is complete and untouched (exit 1 if not)",
@@ -37,6 +39,16 @@ chain, and no missing window between window.start (or the first archived window)
 Exits 1 if any schedule has a problem or a missing window.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			var opts archive.VerifyOptions
+			if publicKey != "" {
+				data, err := os.ReadFile(publicKey)
+				if err != nil {
+					return exitWith(ExitUsage, fmt.Errorf("--public-key: %w", err))
+				}
+				if opts.PublicKey, err = archive.ParsePublicKey(data); err != nil {
+					return exitWith(ExitUsage, fmt.Errorf("--public-key %s: %w (derive it with: openssl pkey -in exportd-signing.pem -pubout)", publicKey, err))
+				}
+			}
 			a, err := g.load(ctx, app.Options{ArchiveOnly: true})
 			if err != nil {
 				return err
@@ -55,7 +67,8 @@ Exits 1 if any schedule has a problem or a missing window.`,
 				if err != nil {
 					return err
 				}
-				rep, err := archive.Verify(ctx, r, l, start)
+				opts.ExpectStart = start
+				rep, err := archive.Verify(ctx, r, l, opts)
 				if err != nil {
 					return fmt.Errorf("verify %s: %w", name, err)
 				}
@@ -83,6 +96,7 @@ Exits 1 if any schedule has a problem or a missing window.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM Ed25519 public key: every manifest must be covered by a digest it verifies")
 	return cmd
 }
 
@@ -102,6 +116,9 @@ func printReport(out io.Writer, rep *archive.Report) {
 		fmt.Fprintf(out, " (%s)", strings.Join(kinds, ", "))
 	}
 	fmt.Fprintf(out, "; %d objects read back, %d bytes, %d rows", rep.Objects, rep.Bytes, rep.Rows)
+	if rep.Signed > 0 {
+		fmt.Fprintf(out, "; signed through sequence %d", rep.Signed)
+	}
 	if !rep.First.IsZero() {
 		fmt.Fprintf(out, "; windows from %s to %s", rep.First.UTC().Format(time.RFC3339), rep.Last.UTC().Format(time.RFC3339))
 	}

@@ -43,6 +43,7 @@ type Config struct {
 	Integrations map[string]*Integration `yaml:"integrations" json:"integrations"`
 	Server       Server                  `yaml:"server" json:"server"`
 	Runs         Runs                    `yaml:"runs" json:"runs"`
+	Signing      Signing                 `yaml:"signing,omitempty" json:"signing"`
 	Defaults     Defaults                `yaml:"defaults" json:"defaults"`
 
 	// Schedules are all schedule files, sorted by name.
@@ -233,6 +234,16 @@ type ObjectLock struct {
 	// Mode is COMPLIANCE or GOVERNANCE.
 	Mode   string   `yaml:"mode" json:"mode"`
 	Retain Duration `yaml:"retain" json:"retain"`
+}
+
+// Signing signs every commit: after each manifest, a digest of it (its key
+// and sha256), signed with this Ed25519 key, goes to
+// _digests/<schedule>/<sequence>.json. Auditors check them with the
+// public key (exportd archive verify --public-key).
+type Signing struct {
+	// PrivateKey is an Ed25519 private key in PEM (PKCS #8): ${ENV_VAR} or
+	// file:/path. Unset: no digests are written.
+	PrivateKey Secret `yaml:"private_key,omitempty" json:"private_key,omitzero"`
 }
 
 // Server is the HTTP API.

@@ -88,6 +88,7 @@ func (l *loader) daemon(path string, data []byte) *Config {
 		Integrations: raw.Integrations,
 		Server:       raw.Server,
 		Runs:         raw.Runs,
+		Signing:      raw.Signing,
 		doc:          f.doc,
 	}
 	if cfg.Sources == nil {
@@ -130,7 +131,21 @@ func (l *loader) daemon(path string, data []byte) *Config {
 	l.checkRuns(f, cfg)
 	l.checkDefaults(f, cfg, &raw.Defaults)
 	l.resolveSecrets(f, cfg, loopback)
+	l.checkSigning(f, cfg)
 	return cfg
+}
+
+// checkSigning parses the signing key once it is resolved, so that a bad
+// key stops the daemon at start rather than at its first commit. The
+// message never shows the key.
+func (l *loader) checkSigning(f *fileState, cfg *Config) {
+	k := cfg.Signing.PrivateKey
+	if !k.IsSet() || f.isBad("signing.private_key") {
+		return
+	}
+	if _, err := archive.ParsePrivateKey([]byte(k.Reveal())); err != nil {
+		l.errorf(f, "signing.private_key", "not an Ed25519 private key in PEM (%v); make one with: openssl genpkey -algorithm ed25519 -out exportd-signing.pem", err)
+	}
 }
 
 func (l *loader) checkSource(f *fileState, cfg *Config, name string) {

@@ -246,6 +246,7 @@ type daemonFile struct {
 	Integrations map[string]*Integration `yaml:"integrations"`
 	Server       Server                  `yaml:"server"`
 	Runs         Runs                    `yaml:"runs"`
+	Signing      Signing                 `yaml:"signing"`
 	Defaults     defaultsFile            `yaml:"defaults"`
 }
 

@@ -6,6 +6,7 @@ package export
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,9 @@ type Job struct {
 	OnSchemaChange string
 	Version        string
 	Logger         *zap.Logger
+	// Signer, when set, signs a digest of every manifest the job commits
+	// (_digests/<schedule>/<sequence>.json).
+	Signer ed25519.PrivateKey
 }
 
 // Result says what a run did.
@@ -230,6 +234,13 @@ func (j *Job) commit(ctx context.Context, claim *archive.Claim, m *archive.Manif
 		return res, fmt.Errorf("export %q: commit: %w", j.Name, err)
 	}
 	*committed = true
+	if j.Signer != nil {
+		// The commit stands without its digest: the next commit's digest
+		// vouches for this manifest too (the chain links it).
+		if err := j.Archive.WriteDigest(ctx, j.Layout, j.Signer, m.Sequence, key, sum, j.putOptions(u, "application/json", "")); err != nil {
+			log.Warn("cannot write the signed digest of the commit; the next commit's covers it", zap.String("manifest", key), zap.Error(err))
+		}
+	}
 	res.Kind, res.ManifestKey, res.ManifestSHA256 = m.Kind, key, sum
 	if len(m.Objects) > 0 {
 		res.Object = &m.Objects[0]

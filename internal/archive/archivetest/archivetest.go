@@ -8,6 +8,7 @@ package archivetest
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -666,7 +667,7 @@ func testVerify(t *testing.T, s archive.Store) {
 		}
 		mustExport(t, a, l, unitN(t, l, n))
 	}
-	rep, err := archive.Verify(ctx, s, l, unitN(t, l, 0).Window.Start)
+	rep, err := archive.Verify(ctx, s, l, archive.VerifyOptions{ExpectStart: unitN(t, l, 0).Window.Start})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -680,9 +681,53 @@ func testVerify(t *testing.T, s archive.Store) {
 	if !rep.First.Equal(unitN(t, l, 1).Window.Start) || !rep.Last.Equal(unitN(t, l, 4).Window.End) {
 		t.Errorf("covers %s to %s", rep.First, rep.Last)
 	}
-	empty, err := archive.Verify(ctx, s, archive.Layout{Prefix: l.Prefix, Schedule: "nothing-yet"}, time.Time{})
+	empty, err := archive.Verify(ctx, s, archive.Layout{Prefix: l.Prefix, Schedule: "nothing-yet"}, archive.VerifyOptions{})
 	if err != nil || !empty.OK() || empty.Manifests != 0 {
 		t.Fatalf("a schedule with nothing archived: %+v, %v", empty, err)
+	}
+
+	// Signed digests: required once a public key is given; each must
+	// verify and sign its entry of the chain, and cover the newest.
+	pub, key, _ := ed25519.GenerateKey(nil)
+	_, otherKey, _ := ed25519.GenerateKey(nil)
+	chain, err := archive.Chain(ctx, s, l, &archive.Report{})
+	if err != nil || len(chain) != 3 {
+		t.Fatalf("chain: %d, %v", len(chain), err)
+	}
+	signed := func() *archive.Report {
+		t.Helper()
+		rep, err := archive.Verify(ctx, s, l, archive.VerifyOptions{PublicKey: pub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := signed(); len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "manifests 1 to 3 are not covered") {
+		t.Fatalf("no digests: %q", rep.Problems)
+	}
+	for _, e := range chain[:2] {
+		if err := r1.WriteDigest(ctx, l, key, e.Manifest.Sequence, e.Key, e.SHA256, archive.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep := signed(); rep.Signed != 2 || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "manifests 3 to 3 are not covered") {
+		t.Fatalf("two of three signed: signed through %d, %q", rep.Signed, rep.Problems)
+	}
+	// The newest, but signed with another key, and naming the wrong bytes.
+	e := chain[2]
+	if err := r1.WriteDigest(ctx, l, otherKey, e.Manifest.Sequence, e.Key, e.SHA256, archive.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := signed(); rep.Signed != 2 || len(rep.Problems) != 2 || !strings.Contains(rep.Problems[0], "not with the given public key") {
+		t.Fatalf("signed by another key: %q", rep.Problems)
+	}
+	l2 := l
+	l2.Schedule = "other"
+	if err := r1.WriteDigest(ctx, l2, key, 1, chain[0].Key, chain[0].SHA256, archive.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := archive.Verify(ctx, s, l2, archive.VerifyOptions{PublicKey: pub}); err != nil || rep.Signed != 0 || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "not that entry of the chain") {
+		t.Fatalf("a digest of a manifest that is not in the schedule's chain: %+v, %v", rep, err)
 	}
 }
 
