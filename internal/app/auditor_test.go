@@ -3,7 +3,9 @@ package app_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -179,5 +181,70 @@ func TestSignedDigests(t *testing.T) {
 	out, code = runCLI(t, cfg, "archive", "verify", "audit-log-rows", "--public-key", pub)
 	if code != 1 || !strings.Contains(out, fmt.Sprintf("manifests %d to %d are not covered", len(digests), len(digests))) {
 		t.Fatalf("a missing digest: exit %d\n%s", code, tail(out))
+	}
+}
+
+// TestArchiveFetch copies archived files out with their manifests, checks
+// them on the way, and leaves nothing behind for a changed object.
+func TestArchiveFetch(t *testing.T) {
+	cfg := demoDir(t)
+	if out, code := runCLI(t, cfg, "--now", demoEnd, "serve", "--once"); code != 0 {
+		t.Fatalf("serve --once: exit %d\n%s", code, tail(out))
+	}
+	out := t.TempDir()
+	res, code := runCLI(t, cfg, "archive", "fetch", "audit-log-rows", "--from", "2026-10-01", "--to", "2026-10-04", "--out", out)
+	if code != 0 || !strings.Contains(res, "fetched 3 objects of 3 units") {
+		t.Fatalf("fetch of three days: exit %d\n%s", code, tail(res))
+	}
+	got, _ := filepath.Glob(filepath.Join(out, "*"))
+	if len(got) != 6 {
+		t.Fatalf("fetched files: %v, want 3 objects and 3 manifests", got)
+	}
+	for _, f := range got {
+		if !strings.HasSuffix(f, ".manifest.json") {
+			continue
+		}
+		data, _ := os.ReadFile(f)
+		var m struct {
+			Objects []struct {
+				Key    string `json:"key"`
+				SHA256 string `json:"sha256"`
+			} `json:"objects"`
+		}
+		if err := json.Unmarshal(data, &m); err != nil || len(m.Objects) != 1 {
+			t.Fatalf("%s: %v", f, err)
+		}
+		obj, err := os.ReadFile(filepath.Join(out, filepath.Base(m.Objects[0].Key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(obj); hex.EncodeToString(sum[:]) != m.Objects[0].SHA256 {
+			t.Errorf("%s: fetched bytes do not match the manifest", m.Objects[0].Key)
+		}
+	}
+	// One unit by id to stdout.
+	res, code = runCLI(t, cfg, "archive", "fetch", "daily-login-activity", "--out", "-")
+	if code != 0 || !strings.HasPrefix(res, "Day of Request Time,Success,Failure\n") {
+		t.Fatalf("fetch to stdout: exit %d\n%s", code, tail(res))
+	}
+	// A changed object: exit 1, no file.
+	objs, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), "..", "archive", "sigma", "audit", "audit-log-rows", "dt=2026-10-05", "*.csv.gz"))
+	if len(objs) != 1 {
+		t.Fatalf("objects of 2026-10-05: %v", objs)
+	}
+	os.Chmod(objs[0], 0o644)
+	data, _ := os.ReadFile(objs[0])
+	data[len(data)/2] ^= 1
+	os.WriteFile(objs[0], data, 0o644)
+	out2 := t.TempDir()
+	res, code = runCLI(t, cfg, "archive", "fetch", "audit-log-rows", "--from", "2026-10-05", "--to", "2026-10-06", "--out", out2)
+	if code != 1 || !strings.Contains(res, "the object was changed after it was archived") {
+		t.Fatalf("fetch of a changed object: exit %d\n%s", code, tail(res))
+	}
+	if left, _ := filepath.Glob(filepath.Join(out2, "*")); len(left) != 0 {
+		t.Fatalf("a changed object left files behind: %v", left)
+	}
+	if _, code := runCLI(t, cfg, "archive", "fetch", "audit-log-rows", "20200101T000000Z-20200102T000000Z"); code != 2 {
+		t.Errorf("fetch of a unit that is not archived: exit %d, want 2", code)
 	}
 }

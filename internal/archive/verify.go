@@ -19,6 +19,8 @@ type ChainEntry struct {
 	Key      string
 	SHA256   string
 	Manifest *Manifest
+	// Data is the manifest's exact bytes (their sha256 is SHA256).
+	Data []byte
 }
 
 // Report is what Verify found in one schedule's archive.
@@ -119,7 +121,7 @@ func Chain(ctx context.Context, r Reader, l Layout, rep *Report) ([]ChainEntry, 
 			rep.problemf("%s: sequence %d of schedule %q, where the chain expects %d of %q", link.Key, m.Sequence, m.Schedule, want, l.Schedule)
 			break
 		}
-		chain = append(chain, ChainEntry{Key: link.Key, SHA256: link.SHA256, Manifest: m})
+		chain = append(chain, ChainEntry{Key: link.Key, SHA256: link.SHA256, Manifest: m, Data: data})
 		link, want = m.Prev, want-1
 	}
 	if link == nil && want != 0 && len(rep.Problems) == 0 {
@@ -243,4 +245,54 @@ func gaps(windows []Window, expectStart time.Time) []Window {
 		}
 	}
 	return out
+}
+
+// Latest returns, for each unit of the chain, its newest revision's entry
+// (a superseding revision replaces the original), in commit order of those
+// entries.
+func Latest(chain []ChainEntry) []ChainEntry {
+	newest := map[string]int{}
+	for i, e := range chain {
+		id := e.Manifest.UnitID
+		if e.Manifest.Adhoc {
+			id = AdhocDir + "-" + id
+		}
+		if j, ok := newest[id]; !ok || chain[j].Manifest.Revision <= e.Manifest.Revision {
+			newest[id] = i
+		}
+	}
+	var out []ChainEntry
+	for i, e := range chain {
+		id := e.Manifest.UnitID
+		if e.Manifest.Adhoc {
+			id = AdhocDir + "-" + id
+		}
+		if newest[id] == i {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Fetch copies an archived object to w, checking its size and sha256
+// against the manifest's record as it streams; on a mismatch it returns an
+// error after writing (the caller discards what it wrote).
+func Fetch(ctx context.Context, r Reader, o Object, w io.Writer) error {
+	rc, _, err := r.Get(ctx, o.Key)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.Key, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), rc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.Key, err)
+	}
+	if n != o.Bytes {
+		return fmt.Errorf("%s: %d bytes, but its manifest records %d", o.Key, n, o.Bytes)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
+		return fmt.Errorf("%s: sha256 is %s, but its manifest records %s: the object was changed after it was archived", o.Key, got, o.SHA256)
+	}
+	return nil
 }
