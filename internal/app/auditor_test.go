@@ -95,7 +95,7 @@ func TestArchiveVerifyAndList(t *testing.T) {
 	}{
 		{"changed object", func() func() {
 			return tamper(objects[40], func(b []byte) []byte { b[len(b)/2] ^= 1; return b })
-		}, rel(objects[40]) + " (in "},
+		}, rel(objects[40]) + ": sha256 is"},
 		{"changed manifest", func() func() {
 			return tamper(manifests[10], func(b []byte) []byte { return []byte(strings.Replace(string(b), `"rows": `, `"rows": 1`, 1)) })
 		}, rel(manifests[10]) + ": sha256 is"},

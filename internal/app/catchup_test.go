@@ -46,20 +46,12 @@ func TestCatchUpRunsBesideTheScheduler(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
-	}
-	waitFor("the first window of the catch-up", func() bool { return logs.FilterMessage("exported").Len() > 0 })
+	waitFor(t, "the first window of the catch-up", func() bool { return logs.FilterMessage("exported").Len() > 0 })
 	extra := "name: extra\nsource: demo\ncron: \"0 * * * *\"\nelement:\n  from: {table: AUDIT_LOGS}\ndestination: {integration: local, prefix: extra}\n"
 	if err := os.WriteFile(filepath.Join(schedDir, "extra.yaml"), []byte(extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the new schedule to be loaded", func() bool {
+	waitFor(t, "the new schedule to be loaded", func() bool {
 		for _, s := range d.Schedules() {
 			if s.Name == "extra" {
 				return true

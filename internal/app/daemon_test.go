@@ -48,6 +48,16 @@ func serving(t *testing.T, a *app.App) *app.Daemon {
 	return d
 }
 
+// waitFor polls cond until it holds, for up to two minutes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 // onlySlowDays replaces the demo schedules of the config at cfg with
 // slow-days: day windows from start, each multiplying its ~2,300 rows
 // copies times (400 copies is about a second of CSV per window here).

@@ -74,14 +74,6 @@ func TestPauseIsFleetWide(t *testing.T) {
 		t.Fatalf("no schedule %s", sched)
 		return app.ScheduleStatus{}
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
-	}
 
 	// Paused on A (not running): the marker is in the archive.
 	a := start(cfgA, false)
@@ -95,7 +87,7 @@ func TestPauseIsFleetWide(t *testing.T) {
 
 	// B starts: its catch-up leaves the schedule alone and holds it paused.
 	b := start(cfgB, true)
-	waitFor("B's catch-up at start", func() bool { return b.logs.FilterMessage("catch-up at start finished").Len() > 0 })
+	waitFor(t, "B's catch-up at start", func() bool { return b.logs.FilterMessage("catch-up at start finished").Len() > 0 })
 	if st := status(b.d); !st.Paused || st.Pause == nil || st.Pause.By != "replica-a" || st.Pause.Reason != "operator" {
 		t.Fatalf("on B: %+v (pause %+v); want paused by replica-a", st, st.Pause)
 	}
@@ -142,7 +134,7 @@ func TestPauseIsFleetWide(t *testing.T) {
 	}
 	a2 := start(cfgA, true)
 	defer a2.stop()
-	waitFor("A to lift the pause resumed on B", func() bool { return !status(a2.d).Paused })
+	waitFor(t, "A to lift the pause resumed on B", func() bool { return !status(a2.d).Paused })
 	if a2.logs.FilterMessage("schedule resumed by another daemon; resumed here too").Len() != 1 {
 		t.Error("A did not log the resume it took from the archive")
 	}

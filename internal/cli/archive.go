@@ -103,6 +103,30 @@ Exits 1 if any schedule has a problem or a missing window.`,
 	return cmd
 }
 
+// loadChain reads a schedule's manifest chain for list and fetch; broken
+// is the exit error to return when a link of the chain is broken (the
+// entries after the break, newest first, are still returned). The caller
+// closes a once done with r.
+func (g *globals) loadChain(ctx context.Context, schedule string) (a *app.App, r archive.Reader, chain []archive.ChainEntry, broken, err error) {
+	a, err = g.load(ctx, app.Options{ArchiveOnly: true})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	r, l, _, err := a.ArchiveOf(ctx, schedule)
+	if err == nil {
+		rep := &archive.Report{Schedule: schedule}
+		chain, err = archive.Chain(ctx, r, l, rep)
+		if len(rep.Problems) > 0 {
+			broken = exitWith(ExitFailure, fmt.Errorf("the chain of %s is broken:\n%s\n(run exportd archive verify %s)", schedule, strings.Join(rep.Problems, "\n"), schedule))
+		}
+	}
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, nil, err
+	}
+	return a, r, chain, broken, nil
+}
+
 func printReport(out io.Writer, rep *archive.Report) {
 	state := "OK"
 	if !rep.OK() {
@@ -145,20 +169,11 @@ func archiveListCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			a, err := g.load(ctx, app.Options{ArchiveOnly: true})
+			a, _, chain, broken, err := g.loadChain(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			r, l, _, err := a.ArchiveOf(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			rep := &archive.Report{Schedule: args[0]}
-			chain, err := archive.Chain(ctx, r, l, rep)
-			if err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				type entry struct {
@@ -194,10 +209,7 @@ func archiveListCmd(g *globals) *cobra.Command {
 				}
 				tw.Flush()
 			}
-			if len(rep.Problems) > 0 {
-				return exitWith(ExitFailure, fmt.Errorf("the chain of %s is broken:\n%s\n(run exportd archive verify %s)", args[0], strings.Join(rep.Problems, "\n"), args[0]))
-			}
-			return nil
+			return broken
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the chain's manifests as JSON")
@@ -224,22 +236,13 @@ streams; a file that does not match is not left behind, and the command exits 1.
 			if err != nil {
 				return err
 			}
-			a, err := g.load(ctx, app.Options{ArchiveOnly: true})
+			a, r, chain, broken, err := g.loadChain(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			r, l, _, err := a.ArchiveOf(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			rep := &archive.Report{Schedule: args[0]}
-			chain, err := archive.Chain(ctx, r, l, rep)
-			if err != nil {
-				return err
-			}
-			if len(rep.Problems) > 0 {
-				return exitWith(ExitFailure, fmt.Errorf("the chain of %s is broken:\n%s\n(run exportd archive verify %s)", args[0], strings.Join(rep.Problems, "\n"), args[0]))
+			if broken != nil {
+				return broken
 			}
 			want := map[string]bool{}
 			for _, id := range args[1:] {
