@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -273,4 +275,22 @@ func Fetch(ctx context.Context, r Reader, o Object, w io.Writer) error {
 		return fmt.Errorf("%s: sha256 is %s, but its manifest records %s: the object was changed after it was archived", o.Key, got, o.SHA256)
 	}
 	return nil
+}
+
+// FetchFile fetches o into file through a temporary file beside it,
+// renamed into place only once its size and sha256 matched.
+func FetchFile(ctx context.Context, r Reader, o Object, file string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := Fetch(ctx, r, o, tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
 }

@@ -1,21 +1,26 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/workbook"
 )
 
 // archiveCmd groups the auditors' commands: they read the archive (the
@@ -23,9 +28,9 @@ import (
 func archiveCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "archive",
-		Short: "Read the archive as an auditor: verify it, list what it holds, fetch files",
+		Short: "Read the archive as an auditor: verify it, list what it holds, fetch and query files",
 	}
-	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g))
+	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g))
 	return cmd
 }
 
@@ -244,30 +249,9 @@ streams; a file that does not match is not left behind, and the command exits 1.
 			if broken != nil {
 				return broken
 			}
-			want := map[string]bool{}
-			for _, id := range args[1:] {
-				want[id] = true
-			}
-			var picked []archive.ChainEntry
-			for _, e := range archive.Latest(chain) {
-				m := e.Manifest
-				switch {
-				case len(want) > 0 && !want[m.UnitID]:
-					continue
-				case m.Window != nil && !fromT.IsZero() && m.Window.End.Before(fromT.Add(time.Nanosecond)):
-					continue
-				case m.Window != nil && !toT.IsZero() && !m.Window.Start.Before(toT):
-					continue
-				}
-				delete(want, m.UnitID)
-				picked = append(picked, e)
-			}
-			if len(want) > 0 {
-				var missing []string
-				for id := range want {
-					missing = append(missing, id)
-				}
-				return exitWith(ExitUsage, fmt.Errorf("%s has no archived unit %s (exportd archive list %s shows them)", args[0], strings.Join(missing, ", "), args[0]))
+			picked, err := pickUnits(chain, args[0], args[1:], fromT, toT)
+			if err != nil {
+				return err
 			}
 			if outDir == "-" {
 				if len(picked) != 1 || len(picked[0].Manifest.Objects) != 1 {
@@ -281,7 +265,7 @@ streams; a file that does not match is not left behind, and the command exits 1.
 			files := 0
 			for _, e := range picked {
 				for _, o := range e.Manifest.Objects {
-					if err := fetchFile(ctx, r, o, filepath.Join(outDir, path.Base(o.Key))); err != nil {
+					if err := archive.FetchFile(ctx, r, o, filepath.Join(outDir, path.Base(o.Key))); err != nil {
 						return exitWith(ExitFailure, err)
 					}
 					files++
@@ -302,22 +286,103 @@ streams; a file that does not match is not left behind, and the command exits 1.
 	return cmd
 }
 
-// fetchFile fetches o into file through a temporary file, renamed into
-// place only once its sha256 matched.
-func fetchFile(ctx context.Context, r archive.Reader, o archive.Object, file string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return err
+// pickUnits picks the newest revision of the units named by ids (all
+// when none), keeping the windows that overlap [from, to) when given.
+func pickUnits(chain []archive.ChainEntry, schedule string, ids []string, from, to time.Time) ([]archive.ChainEntry, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
 	}
-	defer os.Remove(tmp.Name())
-	if err := archive.Fetch(ctx, r, o, tmp); err != nil {
-		tmp.Close()
-		return err
+	var picked []archive.ChainEntry
+	for _, e := range archive.Latest(chain) {
+		m := e.Manifest
+		switch {
+		case len(want) > 0 && !want[m.UnitID]:
+			continue
+		case m.Window != nil && !from.IsZero() && !m.Window.End.After(from):
+			continue
+		case m.Window != nil && !to.IsZero() && !m.Window.Start.Before(to):
+			continue
+		}
+		delete(want, m.UnitID)
+		picked = append(picked, e)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if len(want) > 0 {
+		var missing []string
+		for id := range want {
+			missing = append(missing, id)
+		}
+		sort.Strings(missing)
+		return nil, exitWith(ExitUsage, fmt.Errorf("%s has no archived unit %s (exportd archive list %s shows them)", schedule, strings.Join(missing, ", "), schedule))
 	}
-	return os.Rename(tmp.Name(), file)
+	return picked, nil
+}
+
+func archiveQueryCmd(g *globals) *cobra.Command {
+	var from, to, elementFile string
+	cmd := &cobra.Command{
+		Use:   "query <schedule> [unit-id...]",
+		Short: "Run a workbook element over archived files (sha256 checked) and print the result as CSV",
+		Long: `Fetch the newest revision of the picked units (by id, or by window with --from/--to; all by
+default), checking each object's sha256 against its manifest, load them into an embedded DuckDB as the
+table ARCHIVE (columns named by the CSV headers, e.g. [Request Time]) and print, as CSV, the result of
+the workbook element in --element (the same YAML as a schedule's element, without from), or every row.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			fromT, err := parseTime("from", from)
+			if err != nil {
+				return err
+			}
+			toT, err := parseTime("to", to)
+			if err != nil {
+				return err
+			}
+			var el *workbook.Element
+			if elementFile != "" {
+				data, err := os.ReadFile(elementFile)
+				if err != nil {
+					return exitWith(ExitUsage, fmt.Errorf("--element: %w", err))
+				}
+				dec := yaml.NewDecoder(bytes.NewReader(data))
+				dec.KnownFields(true)
+				el = &workbook.Element{}
+				if err := dec.Decode(el); err != nil {
+					return exitWith(ExitUsage, fmt.Errorf("%s: %v", elementFile, strings.TrimPrefix(err.Error(), "yaml: ")))
+				}
+			}
+			a, r, chain, broken, err := g.loadChain(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if broken != nil {
+				return broken
+			}
+			picked, err := pickUnits(chain, args[0], args[1:], fromT, toT)
+			if err != nil {
+				return err
+			}
+			var zone *time.Location
+			if s := a.Config().Schedule(args[0]); s != nil {
+				zone = s.Location
+			}
+			res, err := app.QueryArchive(ctx, g.logger, r, picked, el, zone, cmd.OutOrStdout())
+			if err != nil {
+				var wes workbook.Errors
+				if errors.As(err, &wes) && elementFile != "" {
+					return exitWith(ExitFailure, fmt.Errorf("%s: %w", elementFile, err))
+				}
+				return exitWith(ExitFailure, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d rows from %d archived units\n", res.Rows, len(picked))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date)")
+	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
+	cmd.Flags().StringVar(&elementFile, "element", "", "YAML file with a workbook element (filters, group_by, columns, order_by, limit)")
+	return cmd
 }
 
 func writeFileAtomic(file string, data []byte) error {
