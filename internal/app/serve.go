@@ -589,15 +589,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	watch.Go(func() { d.shutdownWatch(ctx, finished, cancelRuns, &cancelled) })
 	defer func() { close(finished); watch.Wait() }()
 
+	// Pauses resumed elsewhere while this daemon was down are lifted, and
+	// pauses not yet marked in the archive are marked, before anything
+	// fires.
+	d.syncPauses(ctx)
 	// The catch-up at start runs beside the scheduler, not before it:
 	// after a long outage it can take hours, and meanwhile the other
 	// schedules keep their cron fires and file changes are reloaded. A cron
 	// fire of a schedule still catching up is missed as an overlap (the
 	// catch-up exports what it would have).
-	// Pauses resumed elsewhere while this daemon was down are lifted, and
-	// pauses not yet marked in the archive are marked, before anything
-	// fires.
-	d.syncPauses(ctx)
 	var catchUp sync.WaitGroup
 	a, release := d.acquire()
 	catchUp.Go(func() {
