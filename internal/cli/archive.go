@@ -237,26 +237,15 @@ streams; a file that does not match is not left behind, and the command exits 1.
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			fromT, err := parseTime("from", from)
+			fromT, toT, err := parseRange(from, to)
 			if err != nil {
 				return err
 			}
-			toT, err := parseTime("to", to)
-			if err != nil {
-				return err
-			}
-			a, r, chain, broken, err := g.loadChain(ctx, args[0])
+			a, r, picked, err := g.pickedUnits(ctx, args, fromT, toT)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			if broken != nil {
-				return broken
-			}
-			picked, err := pickUnits(chain, args[0], args[1:], fromT, toT)
-			if err != nil {
-				return err
-			}
 			if outDir == "-" {
 				if len(picked) != 1 || len(picked[0].Manifest.Objects) != 1 {
 					return exitWith(ExitUsage, fmt.Errorf("--out - needs exactly one unit with one object; %d units picked", len(picked)))
@@ -288,6 +277,33 @@ streams; a file that does not match is not left behind, and the command exits 1.
 	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date)")
 	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
 	return cmd
+}
+
+// parseRange parses --from and --to.
+func parseRange(from, to string) (fromT, toT time.Time, err error) {
+	if fromT, err = parseTime("from", from); err == nil {
+		toT, err = parseTime("to", to)
+	}
+	return fromT, toT, err
+}
+
+// pickedUnits loads the chain of args[0] and picks the units args[1:] (all
+// when none) whose windows overlap [from, to); the caller closes a.
+func (g *globals) pickedUnits(ctx context.Context, args []string, from, to time.Time) (a *app.App, r archive.Reader, picked []archive.ChainEntry, err error) {
+	a, r, chain, broken, err := g.loadChain(ctx, args[0])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if broken == nil {
+		picked, err = pickUnits(chain, args[0], args[1:], from, to)
+	} else {
+		err = broken
+	}
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	return a, r, picked, nil
 }
 
 // pickUnits picks the newest revision of the units named by ids (all
@@ -334,11 +350,7 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			fromT, err := parseTime("from", from)
-			if err != nil {
-				return err
-			}
-			toT, err := parseTime("to", to)
+			fromT, toT, err := parseRange(from, to)
 			if err != nil {
 				return err
 			}
@@ -355,18 +367,11 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 					return exitWith(ExitUsage, fmt.Errorf("%s: %v", elementFile, strings.TrimPrefix(err.Error(), "yaml: ")))
 				}
 			}
-			a, r, chain, broken, err := g.loadChain(ctx, args[0])
+			a, r, picked, err := g.pickedUnits(ctx, args, fromT, toT)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			if broken != nil {
-				return broken
-			}
-			picked, err := pickUnits(chain, args[0], args[1:], fromT, toT)
-			if err != nil {
-				return err
-			}
 			var zone *time.Location
 			if s := a.Config().Schedule(args[0]); s != nil {
 				zone = s.Location
