@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"path"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,9 +15,10 @@ import (
 // to pause a schedule writes a marker in the schedule's archive
 // (_paused/<schedule>), next to the claims that already coordinate
 // replicas. Every daemon reads it before each cron fire and catch-up of
-// the schedule, so the others stop at their next fire; a resume on any of
-// them deletes it, and the others, which then hold the pause locally too,
-// see it gone within PauseSyncInterval.
+// the schedule, and lists the markers every PauseSyncInterval, so the
+// others stop at their next fire and show the pause within the interval;
+// a resume on any of them deletes it, and the others, which then hold the
+// pause locally too, see it gone within PauseSyncInterval.
 
 // DefaultPauseSyncInterval is how often a daemon checks whether the
 // schedules it holds paused were resumed by another daemon.
@@ -136,11 +138,59 @@ func (d *Daemon) pausedElsewhere(ctx context.Context, name string) bool {
 	return ok
 }
 
+// adoptListedPauses lists the pause markers of every archive prefix the
+// schedules export into (one listing per prefix, however many schedules
+// share it) and adopts those this daemon does not hold yet, so that its
+// status shows a pause made elsewhere before its next fire of the
+// schedule.
+func (d *Daemon) adoptListedPauses(ctx context.Context) {
+	a, release := d.acquire()
+	defer release()
+	listed := map[string]bool{}
+	for _, s := range a.cfg.Schedules {
+		if ctx.Err() != nil {
+			return
+		}
+		ar, l, err := a.pauseArchive(ctx, s)
+		if err != nil {
+			continue
+		}
+		where := ar.Store.Describe() + "\x00" + l.PausedPrefix()
+		if listed[where] {
+			continue
+		}
+		listed[where] = true
+		var names []string
+		err = ar.Store.List(ctx, l.PausedPrefix(), func(oi archive.ObjectInfo) error {
+			names = append(names, path.Base(oi.Key))
+			return nil
+		})
+		if err != nil {
+			d.log.Warn("cannot list the pause markers", zap.String("prefix", l.PausedPrefix()), zap.Error(err))
+			continue
+		}
+		for _, name := range names {
+			if d.isPaused(name) {
+				continue
+			}
+			s2 := a.cfg.Schedule(name)
+			if s2 == nil {
+				continue
+			}
+			// The marker counts only in the schedule's own archive.
+			if r, ok, err := a.pausedInArchive(ctx, s2); err == nil && ok {
+				d.adoptPause(name, r)
+			}
+		}
+	}
+}
+
 // syncPauses reconciles the schedules this daemon holds paused with their
 // markers: a marked pause whose marker is gone was resumed elsewhere; a
 // pause not yet marked (the archive was down, or it predates markers) gets
-// its marker.
+// its marker. Then it adopts the pauses made elsewhere.
 func (d *Daemon) syncPauses(ctx context.Context) {
+	defer d.adoptListedPauses(ctx)
 	d.mu.Lock()
 	held := map[string]pausedEntry{}
 	for name, st := range d.states {

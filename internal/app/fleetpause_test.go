@@ -15,13 +15,10 @@ import (
 	"github.com/exportd/exportd/internal/app"
 )
 
-// TestPauseIsFleetWide runs two daemons (replica-a, replica-b) with their
-// own state_dir on one archive. A pause told to A stops the schedule on B
-// too (B's catch-up at start leaves it alone and shows who paused it);
-// serve --once leaves it alone; a resume told to B lifts it on A, even
-// though A was down when it happened (for A's serve --once too).
-func TestPauseIsFleetWide(t *testing.T) {
-	cfgA := demoDir(t)
+// twoReplicas writes the demo config for two daemons, replica-a and
+// replica-b, each with its own state_dir, on one archive.
+func twoReplicas(t *testing.T) (cfgA, cfgB string) {
+	cfgA = demoDir(t)
 	data, _ := os.ReadFile(cfgA)
 	withInstance := func(id, state string) []byte {
 		out := bytes.Replace(data, []byte("state_dir: ../state\n"), []byte("state_dir: ../"+state+"\ninstance_id: "+id+"\n"), 1)
@@ -30,50 +27,69 @@ func TestPauseIsFleetWide(t *testing.T) {
 		}
 		return out
 	}
-	cfgB := filepath.Join(filepath.Dir(cfgA), "exportd-b.yaml")
+	cfgB = filepath.Join(filepath.Dir(cfgA), "exportd-b.yaml")
 	os.WriteFile(cfgA, withInstance("replica-a", "state"), 0o644)
 	os.WriteFile(cfgB, withInstance("replica-b", "state-b"), 0o644)
+	return cfgA, cfgB
+}
+
+type replica struct {
+	d    *app.Daemon
+	logs *observer.ObservedLogs
+	stop func()
+}
+
+// startReplica builds the daemon of cfg at the demo's end and, with run,
+// runs it (until stop) with its pause sync every syncEvery (negative: only
+// at start).
+func startReplica(t *testing.T, cfg string, run bool, syncEvery time.Duration) replica {
+	t.Helper()
+	end, _ := time.Parse(time.RFC3339, demoEnd)
+	core, logs := observer.New(zapcore.InfoLevel)
+	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.New(core), Now: func() time.Time { return end }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	d := serving(t, a)
+	d.WatchInterval, d.PauseSyncInterval = -1, syncEvery
+	r := replica{d: d, logs: logs, stop: func() {}}
+	if run {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		r.stop = func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	return r
+}
+
+func statusOf(t *testing.T, d *app.Daemon, name string) app.ScheduleStatus {
+	t.Helper()
+	for _, s := range d.Schedules() {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no schedule %s", name)
+	return app.ScheduleStatus{}
+}
+
+// TestPauseIsFleetWide runs two daemons (replica-a, replica-b) with their
+// own state_dir on one archive. A pause told to A stops the schedule on B
+// too (B's catch-up at start leaves it alone and shows who paused it);
+// serve --once leaves it alone; a resume told to B lifts it on A, even
+// though A was down when it happened (for A's serve --once too).
+func TestPauseIsFleetWide(t *testing.T) {
+	cfgA, cfgB := twoReplicas(t)
 	end, _ := time.Parse(time.RFC3339, demoEnd)
 	const sched = "audit-log-rows"
-
-	type replica struct {
-		d    *app.Daemon
-		logs *observer.ObservedLogs
-		stop func()
-	}
-	start := func(cfg string, run bool) replica {
-		t.Helper()
-		core, logs := observer.New(zapcore.InfoLevel)
-		a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.New(core), Now: func() time.Time { return end }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Close() })
-		d := serving(t, a)
-		d.WatchInterval, d.PauseSyncInterval = -1, -1
-		r := replica{d: d, logs: logs, stop: func() {}}
-		if run {
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			r.stop = func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Error(err)
-				}
-			}
-		}
-		return r
-	}
-	status := func(d *app.Daemon) app.ScheduleStatus {
-		for _, s := range d.Schedules() {
-			if s.Name == sched {
-				return s
-			}
-		}
-		t.Fatalf("no schedule %s", sched)
-		return app.ScheduleStatus{}
-	}
+	start := func(cfg string, run bool) replica { return startReplica(t, cfg, run, -1) }
+	status := func(d *app.Daemon) app.ScheduleStatus { return statusOf(t, d, sched) }
 
 	// Paused on A (not running): the marker is in the archive.
 	a := start(cfgA, false)
@@ -138,4 +154,30 @@ func TestPauseIsFleetWide(t *testing.T) {
 	if a2.logs.FilterMessage("schedule resumed by another daemon; resumed here too").Len() != 1 {
 		t.Error("A did not log the resume it took from the archive")
 	}
+}
+
+// TestPauseElsewhereShowsInStatus: a running daemon shows a pause made on
+// another one within its pause sync, before any fire of the schedule, and
+// lifts it when the other resumes.
+func TestPauseElsewhereShowsInStatus(t *testing.T) {
+	cfgA, cfgB := twoReplicas(t)
+	const sched = "daily-login-activity"
+	a := startReplica(t, cfgA, false, -1)
+	b := startReplica(t, cfgB, true, 20*time.Millisecond)
+	defer b.stop()
+	waitFor(t, "B's catch-up at start", func() bool { return b.logs.FilterMessage("catch-up at start finished").Len() > 0 })
+	if statusOf(t, b.d, sched).Paused {
+		t.Fatal("paused before any pause")
+	}
+	if err := a.d.Pause(sched); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B to show the pause made on A", func() bool {
+		st := statusOf(t, b.d, sched)
+		return st.Paused && st.Pause != nil && st.Pause.By == "replica-a"
+	})
+	if err := a.d.Resume(sched); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B to lift the pause resumed on A", func() bool { return !statusOf(t, b.d, sched).Paused })
 }

@@ -99,6 +99,10 @@ func (l Layout) HeadKey() string { return l.join(HeadDir, l.Schedule) }
 // PauseKey is the key of the schedule's pause marker.
 func (l Layout) PauseKey() string { return l.join(PausedDir, l.Schedule) }
 
+// PausedPrefix is where the pause markers of every schedule under the
+// layout's prefix are.
+func (l Layout) PausedPrefix() string { return l.join(PausedDir) + "/" }
+
 // ScheduleDir is the folder holding a schedule's objects and manifests.
 func (l Layout) ScheduleDir() string { return l.join(l.Schedule) + "/" }
 
