@@ -55,13 +55,13 @@ func QueryArchive(ctx context.Context, log *zap.Logger, r archive.Reader, entrie
 	for i, f := range files {
 		quoted[i] = "'" + strings.ReplaceAll(f, "'", "''") + "'"
 	}
-	init := filepath.Join(dir, "load.sql")
+	load := filepath.Join(dir, "load.sql")
 	sql := fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_csv([%s], header = true, union_by_name = true, timestampformat = '%%Y-%%m-%%dT%%H:%%M:%%S%%z');\n",
 		ArchiveTable, strings.Join(quoted, ", "))
-	if err := os.WriteFile(init, []byte(sql), 0o600); err != nil {
+	if err := os.WriteFile(load, []byte(sql), 0o600); err != nil {
 		return source.Result{}, err
 	}
-	src, err := duckdb.Open(ctx, duckdb.Options{Name: "archive", Path: duckdb.MemoryPath, Init: []string{init},
+	src, err := duckdb.Open(ctx, duckdb.Options{Name: "archive", Path: duckdb.MemoryPath, Init: []string{load},
 		SpoolDir: filepath.Join(dir, "spool"), Logger: log})
 	if err != nil {
 		return source.Result{}, fmt.Errorf("load the archived objects: %w", err)

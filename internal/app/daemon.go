@@ -338,6 +338,11 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 	if err != nil {
 		return total, err
 	}
+	// One listing per archive prefix, not a read per schedule.
+	marked, markErr := a.pauseMarkers(ctx)
+	if markErr != nil {
+		a.log.Warn("cannot list every pause marker; schedules paused in this daemon stay paused, the others are caught up", zap.Error(markErr))
+	}
 	now := a.opts.Now().UTC().Truncate(time.Second)
 	a.eachCatchUp(ctx, now, func(s *config.Schedule, T time.Time, err error) {
 		if hooks != nil && stopped(hooks.Stopping) {
@@ -351,17 +356,13 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 				zap.String("schedule", s.Name), zap.String("reason", p.Reason), zap.Time("since", p.Since))
 			return
 		}
-		m, marked, perr := a.pausedInArchive(ctx, s)
 		switch {
-		case perr != nil && local:
-			a.log.Warn("schedule is paused and its pause marker cannot be read; not caught up",
-				zap.String("schedule", s.Name), zap.Error(perr))
+		case local && markErr != nil:
+			a.log.Warn("schedule is paused and its pause marker cannot be listed; not caught up", zap.String("schedule", s.Name))
 			return
-		case perr != nil:
-			a.log.Warn("cannot read the pause marker; catching up", zap.String("schedule", s.Name), zap.Error(perr))
-		case marked:
-			a.log.Warn("schedule is paused; not caught up (resume it over a daemon's API)",
-				zap.String("schedule", s.Name), zap.String("by", m.By), zap.String("reason", m.Reason), zap.Time("since", m.Since))
+		case marked[s.Name]:
+			a.log.Warn("schedule is paused (its marker is in the archive); not caught up (resume it over a daemon's API)",
+				zap.String("schedule", s.Name))
 			return
 		}
 		var fr FireResult

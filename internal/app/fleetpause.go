@@ -2,7 +2,8 @@ package app
 
 import (
 	"context"
-	"path"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -138,49 +139,62 @@ func (d *Daemon) pausedElsewhere(ctx context.Context, name string) bool {
 	return ok
 }
 
-// adoptListedPauses lists the pause markers of every archive prefix the
-// schedules export into (one listing per prefix, however many schedules
-// share it) and adopts those this daemon does not hold yet, so that its
-// status shows a pause made elsewhere before its next fire of the
+// pauseMarkers lists the pause markers under every archive prefix the
+// schedules export into, one listing per prefix however many schedules
+// share it, and returns the schedules whose own marker is there. A prefix
+// that cannot be listed is in err; the others are still returned.
+func (a *App) pauseMarkers(ctx context.Context) (paused map[string]bool, err error) {
+	type prefix struct {
+		store archive.Store
+		dir   string
+	}
+	own := map[string]string{} // store + pause key -> schedule
+	var prefixes []prefix
+	seen := map[string]bool{}
+	var errs []error
+	for _, s := range a.cfg.Schedules {
+		ar, l, err := a.pauseArchive(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		own[ar.Store.Describe()+"\x00"+l.PauseKey()] = s.Name
+		if p := ar.Store.Describe() + "\x00" + l.PausedPrefix(); !seen[p] {
+			seen[p] = true
+			prefixes = append(prefixes, prefix{ar.Store, l.PausedPrefix()})
+		}
+	}
+	paused = map[string]bool{}
+	for _, p := range prefixes {
+		err := p.store.List(ctx, p.dir, func(oi archive.ObjectInfo) error {
+			if name, ok := own[p.store.Describe()+"\x00"+oi.Key]; ok {
+				paused[name] = true
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list the pause markers under %s: %w", p.dir, err))
+		}
+	}
+	return paused, errors.Join(errs...)
+}
+
+// adoptListedPauses adopts the pauses made elsewhere that this daemon does
+// not hold yet, so that its status shows them before its next fire of the
 // schedule.
 func (d *Daemon) adoptListedPauses(ctx context.Context) {
 	a, release := d.acquire()
 	defer release()
-	listed := map[string]bool{}
-	for _, s := range a.cfg.Schedules {
-		if ctx.Err() != nil {
-			return
-		}
-		ar, l, err := a.pauseArchive(ctx, s)
-		if err != nil {
+	paused, err := a.pauseMarkers(ctx)
+	if err != nil {
+		d.log.Warn("cannot list every pause marker", zap.Error(err))
+	}
+	for name := range paused {
+		if d.isPaused(name) {
 			continue
 		}
-		where := ar.Store.Describe() + "\x00" + l.PausedPrefix()
-		if listed[where] {
-			continue
-		}
-		listed[where] = true
-		var names []string
-		err = ar.Store.List(ctx, l.PausedPrefix(), func(oi archive.ObjectInfo) error {
-			names = append(names, path.Base(oi.Key))
-			return nil
-		})
-		if err != nil {
-			d.log.Warn("cannot list the pause markers", zap.String("prefix", l.PausedPrefix()), zap.Error(err))
-			continue
-		}
-		for _, name := range names {
-			if d.isPaused(name) {
-				continue
-			}
-			s2 := a.cfg.Schedule(name)
-			if s2 == nil {
-				continue
-			}
-			// The marker counts only in the schedule's own archive.
-			if r, ok, err := a.pausedInArchive(ctx, s2); err == nil && ok {
-				d.adoptPause(name, r)
-			}
+		if r, ok, err := a.pausedInArchive(ctx, a.cfg.Schedule(name)); err == nil && ok {
+			d.adoptPause(name, r)
 		}
 	}
 }
@@ -209,12 +223,13 @@ func (d *Daemon) syncPauses(ctx context.Context) {
 		}
 		a, release := d.acquire()
 		s := a.cfg.Schedule(name)
-		ok, err := true, error(nil)
+		var gone bool
 		if s != nil {
-			_, ok, err = a.pausedInArchive(ctx, s)
+			_, ok, err := a.pausedInArchive(ctx, s)
+			gone = err == nil && !ok
 		}
 		release()
-		if err != nil || ok {
+		if !gone {
 			continue
 		}
 		d.mu.Lock()
@@ -229,20 +244,6 @@ func (d *Daemon) syncPauses(ctx context.Context) {
 			_ = d.sched.Resume(name)
 			d.metrics.SetPaused(name, false)
 			d.log.Info("schedule resumed by another daemon; resumed here too", zap.String("schedule", name))
-		}
-	}
-}
-
-// syncPausesEvery runs syncPauses until ctx ends.
-func (d *Daemon) syncPausesEvery(ctx context.Context, iv time.Duration) {
-	t := time.NewTicker(iv)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.syncPauses(ctx)
 		}
 	}
 }

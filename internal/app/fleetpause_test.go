@@ -181,3 +181,27 @@ func TestPauseElsewhereShowsInStatus(t *testing.T) {
 	}
 	waitFor(t, "B to lift the pause resumed on A", func() bool { return !statusOf(t, b.d, sched).Paused })
 }
+
+// TestCronFireReadsPauseMarker: a cron fire on a daemon that has not
+// synced since another paused the schedule reads the marker, runs nothing
+// and takes the pause on.
+func TestCronFireReadsPauseMarker(t *testing.T) {
+	cfgA, cfgB := twoReplicas(t)
+	const sched = "daily-login-activity"
+	a := startReplica(t, cfgA, false, -1)
+	b := startReplica(t, cfgB, false, -1)
+	if err := a.d.Pause(sched); err != nil {
+		t.Fatal(err)
+	}
+	if statusOf(t, b.d, sched).Paused {
+		t.Fatal("B knew of the pause before any fire or sync")
+	}
+	end, _ := time.Parse(time.RFC3339, demoEnd)
+	fr, err := b.d.FireCron(context.Background(), sched, end)
+	if err != nil || fr != (app.FireResult{}) || len(b.d.Runs(sched, 10)) != 0 {
+		t.Fatalf("cron fire of a schedule paused elsewhere: %+v, %v, runs %v", fr, err, b.d.Runs(sched, 10))
+	}
+	if st := statusOf(t, b.d, sched); !st.Paused || st.Pause == nil || st.Pause.By != "replica-a" {
+		t.Fatalf("after the fire, B shows %+v (pause %+v); want paused by replica-a", st, st.Pause)
+	}
+}

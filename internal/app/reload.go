@@ -111,6 +111,17 @@ func (d *Daemon) watch(ctx context.Context, interval time.Duration) {
 	cfgPath, dir := d.app.cfg.File, d.app.cfg.SchedulesDir
 	d.mu.Unlock()
 	last := fingerprint(cfgPath, dir)
+	every(ctx, interval, func() {
+		if fp := fingerprint(cfgPath, dir); fp != last {
+			last = fp
+			d.log.Info("configuration files changed; reloading")
+			_ = d.Reload(ctx)
+		}
+	})
+}
+
+// every calls fn at each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -118,13 +129,7 @@ func (d *Daemon) watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			fp := fingerprint(cfgPath, dir)
-			if fp == last {
-				continue
-			}
-			last = fp
-			d.log.Info("configuration files changed; reloading")
-			_ = d.Reload(ctx)
+			fn()
 		}
 	}
 }

@@ -230,7 +230,10 @@ func (d *Daemon) begin(name string) (*scheduleState, error) {
 
 // fire is one fire of a schedule (cron, catch-up or run now of a window).
 func (d *Daemon) fire(ctx context.Context, name string, T time.Time, trigger string) (FireResult, error) {
-	if d.pausedElsewhere(ctx, name) {
+	// A cron fire reads the schedule's pause marker (a pause made
+	// elsewhere a moment ago); the catch-up at start follows the pause
+	// sync's listing, and run now is an operator's explicit request.
+	if trigger == "cron" && d.pausedElsewhere(ctx, name) {
 		return FireResult{}, nil // paused by another daemon: adopted, not run
 	}
 	st, err := d.begin(name)
@@ -627,25 +630,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var err error
 	if ctx.Err() == nil {
 		d.log.Info("serving", zap.Int("schedules", len(a.cfg.Schedules)))
-		if d.PauseSyncInterval >= 0 {
-			iv := d.PauseSyncInterval
-			if iv == 0 {
-				iv = DefaultPauseSyncInterval
-			}
-			var wg sync.WaitGroup
-			sctx, cancel := context.WithCancel(ctx)
-			wg.Go(func() { d.syncPausesEvery(sctx, iv) })
-			defer func() { cancel(); wg.Wait() }()
+		// The pause sync and the file watcher poll until shutdown begins.
+		loops, stopLoops := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer func() { stopLoops(); wg.Wait() }()
+		if iv := orDefault(d.PauseSyncInterval, DefaultPauseSyncInterval); iv > 0 {
+			wg.Go(func() { every(loops, iv, func() { d.syncPauses(loops) }) })
 		}
-		if d.WatchInterval >= 0 {
-			iv := d.WatchInterval
-			if iv == 0 {
-				iv = 5 * time.Second
-			}
-			var wg sync.WaitGroup
-			wctx, cancel := context.WithCancel(ctx)
-			wg.Go(func() { d.watch(wctx, iv) })
-			defer func() { cancel(); wg.Wait() }()
+		if iv := orDefault(d.WatchInterval, 5*time.Second); iv > 0 {
+			wg.Go(func() { d.watch(loops, iv) })
 		}
 		err = d.sched.Run(ctx)
 	}
@@ -659,6 +652,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("stopped")
 	}
 	return err
+}
+
+// orDefault is an interval setting: 0 means def, negative never.
+func orDefault(iv, def time.Duration) time.Duration {
+	if iv == 0 {
+		return def
+	}
+	return iv
 }
 
 // shutdownWatch waits for ctx (shutdown begins) and then, unless Run has

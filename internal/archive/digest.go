@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -101,7 +102,7 @@ func (a *Archive) WriteDigest(ctx context.Context, l Layout, key ed25519.Private
 		return err
 	}
 	k := l.DigestKey(seq)
-	if _, err := a.Store.Put(ctx, k, strings.NewReader(string(data)+"\n"), PutOptions{ContentType: "application/json", RetainUntil: opts.RetainUntil}); err != nil && !errors.Is(err, ErrExists) {
+	if _, err := a.Store.Put(ctx, k, bytes.NewReader(append(data, '\n')), PutOptions{ContentType: "application/json", RetainUntil: opts.RetainUntil}); err != nil && !errors.Is(err, ErrExists) {
 		return fmt.Errorf("write digest %s: %w", k, err)
 	}
 	return nil
