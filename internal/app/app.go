@@ -21,7 +21,6 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
-	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/workbook"
 )
@@ -128,10 +127,6 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 		columns: map[string][]source.Column{}}
 	lo := config.LoadOptions{
 		SkipSecrets: opts.SkipSecrets,
-		ParseCron: func(spec string, loc *time.Location) error {
-			_, err := schedule.ParseCron(spec, loc)
-			return err
-		},
 		CheckElement: func(cfg *config.Config, s *config.Schedule) []config.ElementError {
 			a.loading.Store(cfg)
 			return a.checkElement(ctx, s)
@@ -154,13 +149,7 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 		return nil, err
 	}
 	a.cfg = cfg
-	if k := cfg.Signing.PrivateKey; k.IsSet() {
-		// Checked by config.Load already.
-		if a.signer, err = archive.ParsePrivateKey([]byte(k.Reveal())); err != nil {
-			a.Close()
-			return nil, fmt.Errorf("signing.private_key: %w", err)
-		}
-	}
+	a.signer = cfg.Signing.Key
 	if opts.ConfigCache && !cfg.DecodedCache().Equal(prev) {
 		if err := cfg.DecodedCache().WriteFile(decodedCachePath(cfg), buildID()); err != nil {
 			a.log.Warn("cannot write the decoded-schedules cache; the next start parses every schedule file", zap.Error(err))

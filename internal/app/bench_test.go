@@ -13,7 +13,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // benchInit makes the demo audit log five times bigger (about 1M rows of
@@ -108,7 +108,7 @@ func BenchmarkExportRawRows(b *testing.B) {
 	var rows int64
 	b.ResetTimer()
 	for i := range rounds {
-		u := archive.Unit{Schedule: "bench-rows", Logical: at.Add(time.Duration(i) * time.Hour)}
+		u := domain.Unit{Schedule: "bench-rows", Logical: at.Add(time.Duration(i) * time.Hour)}
 		start := time.Now()
 		res, err := j.Run(ctx, u, 1)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/source"
@@ -73,7 +74,7 @@ func stopped(stop <-chan struct{}) bool {
 // (shutdown) a failed attempt is not retried. A run cancelled because
 // shutdown_timeout ran out returns an error wrapping
 // schedule.ErrShutdownTimeout.
-func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u archive.Unit, stop <-chan struct{}) (export.Result, error) {
+func (a *App) runUnit(ctx context.Context, j *export.Job, s *config.Schedule, u domain.Unit, stop <-chan struct{}) (export.Result, error) {
 	var res export.Result
 	retry := func(err error) bool { return retryable(err) && !stopped(stop) }
 	err := schedule.Retry(ctx, backoff(s), func(attempt int) error {
@@ -119,17 +120,13 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 	log := a.log.With(zap.String("schedule", name), zap.Time("logical", T))
 	ws := a.WindowSpec(s)
 	if ws == nil {
-		u := archive.Unit{Schedule: name, Logical: T.UTC()}
+		u := domain.Unit{Schedule: name, Logical: T.UTC()}
 		res, err := a.runUnit(ctx, j, s, u, hooks.Stopping)
 		observe(res, err)
 		return a.account(log, res, err)
 	}
-	c, err := schedule.ParseCron(s.Cron, s.Location)
-	if err != nil {
-		return fr, err
-	}
-	plan, err := schedule.Schedule{Cron: c, Windows: ws}.Plan(T, schedule.CatchUp(s.CatchUp), func(w archive.Window) bool {
-		ok, err := j.Archived(ctx, archive.Unit{Schedule: name, Window: w})
+	plan, err := schedule.Schedule{Cron: s.Fires, Windows: ws}.Plan(T, schedule.CatchUp(s.CatchUp), func(w domain.Window) bool {
+		ok, err := j.Archived(ctx, domain.Unit{Schedule: name, Window: w})
 		return err == nil && ok
 	}, time.Duration(s.SourceConfig.Retention), a.opts.Now())
 	if err != nil {
@@ -138,7 +135,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 	fr.Skipped = plan.Skipped
 	var errs []error
 	for _, w := range plan.Lost {
-		res, err := j.MarkLost(ctx, archive.Unit{Schedule: name, Logical: T.UTC(), Window: w},
+		res, err := j.MarkLost(ctx, domain.Unit{Schedule: name, Logical: T.UTC(), Window: w},
 			fmt.Sprintf("the source keeps %s of data; this window ended before that", time.Duration(s.SourceConfig.Retention)))
 		observe(res, err)
 		r, err := a.account(log, res, err)
@@ -165,7 +162,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 				mu.Unlock()
 				return nil
 			}
-			res, err := a.runUnit(gctx, j, s, archive.Unit{Schedule: name, Logical: T.UTC(), Window: pw.Window}, hooks.Stopping)
+			res, err := a.runUnit(gctx, j, s, domain.Unit{Schedule: name, Logical: T.UTC(), Window: pw.Window}, hooks.Stopping)
 			observe(res, err)
 			r, err := a.account(log, res, err)
 			mu.Lock()
@@ -191,7 +188,7 @@ func (a *App) Fire(ctx context.Context, name string, T time.Time, hooks *FireHoo
 // FireHooks are told what a fire did, for the daemon's history and metrics.
 type FireHooks struct {
 	Unit    func(export.Result, error)
-	Recheck func(u archive.Unit, r export.RecheckResult, err error)
+	Recheck func(u domain.Unit, r export.RecheckResult, err error)
 	// Stopping, when closed, means the daemon is shutting down: the fire
 	// starts no further window, recheck or retry, and lets the runs in
 	// progress finish (their context is cancelled if shutdown_timeout runs
@@ -222,7 +219,7 @@ func (a *App) recheck(ctx context.Context, j *export.Job, s *config.Schedule, ws
 		if due.Before(T.Add(-2 * delay)) {
 			continue
 		}
-		u := archive.Unit{Schedule: s.Name, Logical: T.UTC(), Window: w}
+		u := domain.Unit{Schedule: s.Name, Logical: T.UTC(), Window: w}
 		marker := j.Layout.ClaimKey(u) + ".recheck"
 		if _, _, err := j.Archive.Store.Read(ctx, marker); err == nil {
 			continue
@@ -290,7 +287,7 @@ func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult
 		return fr, err
 	}
 	switch res.Kind {
-	case archive.KindSkipped:
+	case domain.KindSkipped:
 		fr.Skipped++
 	default:
 		fr.Exported++
@@ -315,11 +312,7 @@ func catchUpTime(s *config.Schedule, now time.Time) (T time.Time, ok bool, err e
 	if s.CatchUp == config.CatchUpSkip {
 		return time.Time{}, false, nil
 	}
-	c, err := schedule.ParseCron(s.Cron, s.Location)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("schedule %q: %w", s.Name, err)
-	}
-	T = c.Prev(now.Add(time.Second))
+	T = s.Fires.Prev(now.Add(time.Second))
 	return T, !T.IsZero(), nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // daemonAt loads the demo config with the wall clock pinned to now.
@@ -95,7 +96,7 @@ func TestRunNowWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "20261030T000000Z-20261031T000000Z"; rec.Unit != want || rec.Outcome != app.OutcomeExported || rec.Rows == 0 {
+	if want := "20261030T000000Z-20261031T000000Z"; rec.Unit != want || rec.Outcome != domain.OutcomeExported || rec.Rows == 0 {
 		t.Fatalf("run now: %+v, want window %s exported", rec, want)
 	}
 

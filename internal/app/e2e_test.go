@@ -23,6 +23,7 @@ import (
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/cli"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/source"
 )
 
@@ -189,7 +190,7 @@ func TestDailyLoginActivityMatchesHandWrittenQuery(t *testing.T) {
 
 	// The manifest describes the object.
 	m := readManifest(t, filepath.Join(archiveDir, res.ManifestKey))
-	if m.Kind != archive.KindExported || len(m.Objects) != 1 || m.Objects[0].SHA256 != res.Object.SHA256 ||
+	if m.Kind != domain.KindExported || len(m.Objects) != 1 || m.Objects[0].SHA256 != res.Object.SHA256 ||
 		m.Objects[0].Rows != int64(len(recs)-1) || m.Objects[0].Bytes != int64(len(got)) {
 		t.Errorf("manifest does not describe the object: %+v", m)
 	}
@@ -299,7 +300,7 @@ func killAfterObject() {
 	ar := *j.Archive
 	ar.Store = killAfterPut{j.Archive.Store}
 	j.Archive = &ar
-	_, err = j.Run(ctx, archive.Unit{Schedule: "daily-login-activity", Logical: at}, 1)
+	_, err = j.Run(ctx, domain.Unit{Schedule: "daily-login-activity", Logical: at}, 1)
 	fmt.Fprintln(os.Stderr, "run returned without being killed:", err)
 	os.Exit(5)
 }
@@ -341,7 +342,7 @@ func TestRunKilledBeforeManifestIsRepairedByNextRun(t *testing.T) {
 	ar := *j.Archive
 	ar.Now = func() time.Time { return time.Now().Add(time.Hour) } // past the 10m lease
 	j.Archive = &ar
-	res, err := j.Run(ctx, archive.Unit{Schedule: "daily-login-activity", Logical: at}, 1)
+	res, err := j.Run(ctx, domain.Unit{Schedule: "daily-login-activity", Logical: at}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +365,7 @@ func TestRunKilledBeforeManifestIsRepairedByNextRun(t *testing.T) {
 		t.Fatalf("repaired manifest: %+v", m)
 	}
 	// And a third run finds it archived.
-	if _, err := j.Run(ctx, archive.Unit{Schedule: "daily-login-activity", Logical: at}, 1); !errors.Is(err, archive.ErrAlreadyArchived) {
+	if _, err := j.Run(ctx, domain.Unit{Schedule: "daily-login-activity", Logical: at}, 1); !errors.Is(err, archive.ErrAlreadyArchived) {
 		t.Fatalf("third run: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // A pause is fleet-wide: besides state_dir/paused.json, the daemon told
@@ -29,7 +30,7 @@ const DefaultPauseSyncInterval = 30 * time.Second
 const pauseMarkerTimeout = 30 * time.Second
 
 // pauseArchive returns the archive and layout that hold s's pause marker.
-func (a *App) pauseArchive(ctx context.Context, s *config.Schedule) (*archive.Archive, archive.Layout, error) {
+func (a *App) pauseArchive(ctx context.Context, s *config.Schedule) (*archive.Archive, domain.Layout, error) {
 	_, ar, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket)
 	return ar, s.Layout(), err
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/server"
 )
 
@@ -56,19 +57,19 @@ func (t trigger) RunNow(ctx context.Context, req server.RunRequest) (server.RunO
 	var aa *archive.AlreadyArchivedError
 	switch {
 	case errors.As(err, &aa):
-		return server.RunOutcome{Status: server.OutcomeAlreadyArchived, Manifest: aa.Key, Run: rec},
+		return server.RunOutcome{Status: domain.OutcomeAlreadyArchived, Manifest: aa.Key, Run: rec},
 			fmt.Errorf("%w: %s", server.ErrAlreadyArchived, aa.Key)
-	case err != nil && rec.Outcome == OutcomeFailed:
+	case err != nil && rec.Outcome == domain.OutcomeFailed:
 		// The run ran and failed: an outcome, not an API error.
-		return server.RunOutcome{Status: OutcomeFailed, Run: rec}, nil
-	case err != nil && rec.Outcome == OutcomeClaimed:
-		return server.RunOutcome{Status: OutcomeClaimed, Run: rec}, nil
+		return server.RunOutcome{Status: domain.OutcomeFailed, Run: rec}, nil
+	case err != nil && rec.Outcome == domain.OutcomeClaimed:
+		return server.RunOutcome{Status: domain.OutcomeClaimed, Run: rec}, nil
 	case err != nil:
 		return server.RunOutcome{}, err
 	}
 	status := rec.Outcome
 	if !req.Wait {
-		status = server.OutcomeAccepted
+		status = domain.OutcomeAccepted
 	}
 	return server.RunOutcome{Status: status, Key: rec.Key, Manifest: rec.ManifestKey, Run: rec}, nil
 }

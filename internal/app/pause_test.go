@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/exportd/exportd/internal/app"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // TestPauseSurvivesRestart: a schedule paused after consecutive failures
@@ -93,10 +94,10 @@ destination: {integration: local, prefix: pause}
 		t.Errorf("a paused schedule ran at start (%d runs)", ran)
 	}
 	// The run history survived the restart: the failed run is still there.
-	if runs := d.Runs("broken", 10); len(runs) != 1 || runs[0].Outcome != app.OutcomeFailed || !strings.Contains(runs[0].Error, "the warehouse is down") {
+	if runs := d.Runs("broken", 10); len(runs) != 1 || runs[0].Outcome != domain.OutcomeFailed || !strings.Contains(runs[0].Error, "the warehouse is down") {
 		t.Errorf("restored history of broken: %+v, want its one failed run", runs)
 	}
-	if st := status(d); st.LastRun == nil || st.LastRun.Outcome != app.OutcomeFailed {
+	if st := status(d); st.LastRun == nil || st.LastRun.Outcome != domain.OutcomeFailed {
 		t.Errorf("restored last run: %+v", st.LastRun)
 	}
 	// serve --once leaves it alone too.

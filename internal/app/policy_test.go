@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/app"
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // TestConditionAndRetention: a window skipped by its condition and windows
@@ -55,11 +55,11 @@ destination: {integration: local, prefix: policy}
 	ctx := context.Background()
 
 	res, err := a.RunOnce(ctx, app.RunRequest{Schedule: "no-such-events", At: end})
-	if err != nil || res.Kind != archive.KindSkipped || res.Object != nil {
+	if err != nil || res.Kind != domain.KindSkipped || res.Object != nil {
 		t.Fatalf("if_data on an empty element: %+v %v", res, err)
 	}
 	m := readManifest(t, filepath.Join(filepath.Dir(cfg), "..", "archive", res.ManifestKey))
-	if m.Kind != archive.KindSkipped || len(m.Objects) != 0 || !strings.Contains(m.Reason, "if_data") {
+	if m.Kind != domain.KindSkipped || len(m.Objects) != 0 || !strings.Contains(m.Reason, "if_data") {
 		t.Fatalf("skipped manifest: %+v", m)
 	}
 
@@ -74,7 +74,7 @@ destination: {integration: local, prefix: policy}
 	}
 	lost := 0
 	for _, p := range files(t, filepath.Join(filepath.Dir(cfg), "..", "archive", "policy", "old-days"), ".manifest.json") {
-		if m := readManifest(t, p); m.Kind == archive.KindLost {
+		if m := readManifest(t, p); m.Kind == domain.KindLost {
 			lost++
 			if len(m.Objects) != 0 || m.Window == nil || !m.Window.End.Before(end.AddDate(0, 0, -89)) {
 				t.Errorf("lost manifest %s: %+v", p, m)

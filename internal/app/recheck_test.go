@@ -12,6 +12,7 @@ import (
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // TestRecheckWritesRevisionForLateRows archives two days, lets the source
@@ -95,7 +96,7 @@ destination: {integration: local, prefix: late}
 	orig := readManifest(t, filepath.Join(archiveDir, "20261001T000000Z-20261002T000000Z.manifest.json"))
 	rev := readManifest(t, filepath.Join(archiveDir, "20261001T000000Z-20261002T000000Z.r2.manifest.json"))
 	origBytes, _ := os.ReadFile(filepath.Join(archiveDir, "20261001T000000Z-20261002T000000Z.manifest.json"))
-	if rev.Kind != archive.KindSuperseded || rev.Revision != 2 || rev.Supersedes == nil ||
+	if rev.Kind != domain.KindSuperseded || rev.Revision != 2 || rev.Supersedes == nil ||
 		rev.Supersedes.SHA256 != archive.SHA256Hex(origBytes) ||
 		rev.Supersedes.Key != "late/events-daily/dt=2026-10-01/20261001T000000Z-20261002T000000Z.manifest.json" {
 		t.Fatalf("revision manifest: %+v supersedes %+v", rev, rev.Supersedes)

@@ -15,6 +15,7 @@ import (
 	"github.com/exportd/exportd/internal/archive/folderstore"
 	"github.com/exportd/exportd/internal/archive/s3store"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/source/duckdb"
@@ -102,10 +103,10 @@ func (a *App) Store(ctx context.Context, name, bucket string) (archive.Store, *a
 	}
 	inst := a.cfg.InstanceID
 	if inst == "" {
-		inst = archive.DefaultInstance()
+		inst = domain.DefaultInstance()
 	}
 	ar := &archive.Archive{Store: st, Instance: inst, Lease: time.Duration(a.cfg.Runs.Lease)}
-	if inst == archive.DefaultInstance() {
+	if inst == domain.DefaultInstance() {
 		// host:pid owners: a claim of a dead process of this host is taken
 		// over at once (a restart after kill -9 need not wait for the lease).
 		ar.OwnerDead = archive.LocalOwnerDead
@@ -170,7 +171,7 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 		Gzip: s.Destination.Gzip, Retain: retain, Condition: string(s.Condition),
 		OnSchemaChange: string(s.OnSchemaChange), Version: a.opts.Version,
 		Logger: a.log, Signer: a.signer,
-		Query: func(u archive.Unit) (export.Query, error) {
+		Query: func(u domain.Unit) (export.Query, error) {
 			cq := c.full
 			if u.Window.IsZero() {
 				var err error

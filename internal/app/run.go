@@ -7,6 +7,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/server"
@@ -30,41 +31,24 @@ type RunRequest struct {
 	Adhoc bool
 }
 
-// WindowSpec is the schedule's window spec, or nil for a snapshot schedule.
+// WindowSpec is the schedule's window spec now, or nil for a snapshot
+// schedule.
 func (a *App) WindowSpec(s *config.Schedule) *schedule.WindowSpec {
-	if s.Window == nil {
-		return nil
-	}
-	ws := &schedule.WindowSpec{
-		Every: schedule.Every(s.Window.Every), Lag: time.Duration(s.Window.Lag),
-		Start: s.Window.Start, Location: s.Location,
-	}
-	if ws.Start.IsZero() {
-		// No start: the oldest window the source still retains.
-		ret := time.Duration(s.SourceConfig.Retention)
-		if ret <= 0 {
-			ret = 90 * 24 * time.Hour
-		}
-		ws.Start = a.opts.Now().Add(-ret).In(s.Location)
-		if w, err := ws.Align(ws.Start); err == nil {
-			ws.Start = w.End.In(s.Location)
-		}
-	}
-	return ws
+	return s.WindowSpec(a.opts.Now())
 }
 
 // Unit resolves a run request to the unit it exports.
-func (a *App) Unit(req RunRequest) (archive.Unit, *config.Schedule, error) {
+func (a *App) Unit(req RunRequest) (domain.Unit, *config.Schedule, error) {
 	s := a.cfg.Schedule(req.Schedule)
 	if s == nil {
-		return archive.Unit{}, nil, fmt.Errorf("%w: unknown schedule %q; schedules: %v", ErrBadRequest, req.Schedule, a.scheduleNames())
+		return domain.Unit{}, nil, fmt.Errorf("%w: unknown schedule %q; schedules: %v", ErrBadRequest, req.Schedule, a.scheduleNames())
 	}
 	at := req.At
 	if at.IsZero() {
 		at = a.opts.Now()
 	}
 	at = at.UTC().Truncate(time.Second)
-	u := archive.Unit{Schedule: s.Name, Logical: at}
+	u := domain.Unit{Schedule: s.Name, Logical: at}
 	ws := a.WindowSpec(s)
 	if ws == nil || req.Adhoc {
 		if !req.WindowStart.IsZero() {
@@ -139,14 +123,14 @@ func (a *App) Explain(ctx context.Context, name, dialect string) (*workbook.Comp
 // ArchiveOf returns the read half of a schedule's archive (what the
 // auditor commands use), its key layout, and the start of its first
 // window when the schedule sets window.start (zero otherwise).
-func (a *App) ArchiveOf(ctx context.Context, name string) (archive.Reader, archive.Layout, time.Time, error) {
+func (a *App) ArchiveOf(ctx context.Context, name string) (archive.Reader, domain.Layout, time.Time, error) {
 	s := a.cfg.Schedule(name)
 	if s == nil {
-		return nil, archive.Layout{}, time.Time{}, fmt.Errorf("unknown schedule %q; schedules: %v", name, a.scheduleNames())
+		return nil, domain.Layout{}, time.Time{}, fmt.Errorf("unknown schedule %q; schedules: %v", name, a.scheduleNames())
 	}
 	st, _, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket)
 	if err != nil {
-		return nil, archive.Layout{}, time.Time{}, err
+		return nil, domain.Layout{}, time.Time{}, err
 	}
 	var start time.Time
 	if s.Window != nil {

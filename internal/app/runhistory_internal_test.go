@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 )
 
@@ -23,8 +23,8 @@ func TestRunHistoryFileStaysBounded(t *testing.T) {
 	d := &Daemon{app: a, log: zap.NewNop(), states: map[string]*scheduleState{"s": {}}}
 	const n = runsFileMax + 500
 	for i := range n {
-		u := archive.Unit{Schedule: "s", Logical: time.Unix(int64(i), 0).UTC()}
-		d.record("s", "cron", export.Result{Unit: u, Kind: archive.KindExported}, nil)
+		u := domain.Unit{Schedule: "s", Logical: time.Unix(int64(i), 0).UTC()}
+		d.record("s", "cron", export.Result{Unit: u, Kind: domain.KindExported}, nil)
 	}
 	data, err := os.ReadFile(runsPath(a))
 	if err != nil {

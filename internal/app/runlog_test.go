@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/exportd/exportd/internal/app"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // TestRunLogLineCarriesTheRun checks the log line of an exported window
@@ -34,7 +35,7 @@ func TestRunLogLineCarriesTheRun(t *testing.T) {
 	}
 	// The daemon's run of the next window logs it.
 	rec, err := d.RunNow(context.Background(), app.RunNowRequest{Schedule: "audit-log-rows", WindowStart: start.AddDate(0, 0, 1), Wait: true})
-	if err != nil || rec.Outcome != app.OutcomeExported {
+	if err != nil || rec.Outcome != domain.OutcomeExported {
 		t.Fatalf("run now: %+v, %v", rec, err)
 	}
 	lines := logs.FilterMessage("exported").All()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/metrics"
 	"github.com/exportd/exportd/internal/schedule"
@@ -36,31 +37,20 @@ type RunRecord = server.RunRecord
 // ScheduleStatus is a schedule as the API shows it.
 type ScheduleStatus = server.ScheduleStatus
 
-// Outcomes of a run.
-const (
-	OutcomeRunning         = "running"
-	OutcomeExported        = "exported"
-	OutcomeSkipped         = "skipped"
-	OutcomeLost            = "lost"
-	OutcomeAlreadyArchived = "already_archived"
-	OutcomeClaimed         = "claimed"
-	OutcomeFailed          = "failed"
-)
-
 func outcomeOf(res export.Result, err error) string {
 	switch {
 	case errors.Is(err, archive.ErrAlreadyArchived):
-		return OutcomeAlreadyArchived
+		return domain.OutcomeAlreadyArchived
 	case errors.Is(err, archive.ErrClaimed):
-		return OutcomeClaimed
+		return domain.OutcomeClaimed
 	case err != nil:
-		return OutcomeFailed
-	case res.Kind == archive.KindSkipped:
-		return OutcomeSkipped
-	case res.Kind == archive.KindLost:
-		return OutcomeLost
+		return domain.OutcomeFailed
+	case res.Kind == domain.KindSkipped:
+		return domain.OutcomeSkipped
+	case res.Kind == domain.KindLost:
+		return domain.OutcomeLost
 	}
-	return OutcomeExported
+	return domain.OutcomeExported
 }
 
 // scheduleState is what the daemon knows of one schedule between runs.
@@ -193,11 +183,7 @@ func entriesOf(cfg *config.Config) ([]schedule.Entry, error) {
 		if !s.Enabled {
 			continue
 		}
-		c, err := schedule.ParseCron(s.Cron, s.Location)
-		if err != nil {
-			return nil, fmt.Errorf("schedule %q: %w", s.Name, err)
-		}
-		entries = append(entries, schedule.Entry{Name: s.Name, Cron: c})
+		entries = append(entries, schedule.Entry{Name: s.Name, Cron: s.Fires})
 	}
 	return entries, nil
 }
@@ -247,7 +233,7 @@ func (d *Daemon) fire(ctx context.Context, name string, T time.Time, trigger str
 	fr, err := a.Fire(ctx, name, T, &FireHooks{
 		Stopping: d.stop,
 		Unit:     func(res export.Result, err error) { d.record(name, trigger, res, err) },
-		Recheck: func(u archive.Unit, r export.RecheckResult, err error) {
+		Recheck: func(u domain.Unit, r export.RecheckResult, err error) {
 			if r.LateRows > 0 {
 				d.metrics.LateRows(name, r.LateRows)
 			}
@@ -300,7 +286,7 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 	if o := res.Object; o != nil {
 		r.Rows, r.Bytes, r.Key = o.Rows, o.Bytes, o.Key
 	}
-	if err != nil && r.Outcome == OutcomeFailed {
+	if err != nil && r.Outcome == domain.OutcomeFailed {
 		r.Error = err.Error()
 		d.metrics.RunFailed(name, failureReason(err), res.Duration)
 	} else {
@@ -327,7 +313,7 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 		return r
 	}
 	st.lastRun = &d.history[len(d.history)-1]
-	if r.Outcome == OutcomeExported || r.Outcome == OutcomeSkipped || r.Outcome == OutcomeAlreadyArchived {
+	if r.Outcome == domain.OutcomeExported || r.Outcome == domain.OutcomeSkipped || r.Outcome == domain.OutcomeAlreadyArchived {
 		end := res.Unit.Logical
 		if !res.Unit.Window.IsZero() {
 			end = res.Unit.Window.End
@@ -336,7 +322,7 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 			st.freshness = end
 		}
 	}
-	if r.Outcome == OutcomeLost {
+	if r.Outcome == domain.OutcomeLost {
 		st.lost++
 	}
 	return r
@@ -472,7 +458,7 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		release()
 		key, _ := j.Layout.ManifestKey(u, 1)
 		return RunRecord{Schedule: s.Name, Unit: u.ID(), Logical: u.Logical, Trigger: "api",
-			Outcome: OutcomeAlreadyArchived, ManifestKey: key}, fmt.Errorf("%s: %w", u.ID(), &archive.AlreadyArchivedError{Key: key})
+			Outcome: domain.OutcomeAlreadyArchived, ManifestKey: key}, fmt.Errorf("%s: %w", u.ID(), &archive.AlreadyArchivedError{Key: key})
 	}
 	st, err := d.begin(s.Name)
 	if err != nil {
@@ -480,7 +466,7 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		return RunRecord{}, err
 	}
 	started := RunRecord{Schedule: s.Name, Unit: u.ID(), Window: windowPtr(u.Window), Logical: u.Logical,
-		Trigger: server.TriggerAPI, Started: time.Now().UTC(), Outcome: OutcomeRunning}
+		Trigger: server.TriggerAPI, Started: time.Now().UTC(), Outcome: domain.OutcomeRunning}
 	// The run belongs to the daemon: a caller that stops waiting (an HTTP
 	// client hanging up) does not cancel it.
 	runCtx := d.ctx
@@ -515,7 +501,7 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 	}
 }
 
-func windowPtr(w archive.Window) *server.Window {
+func windowPtr(w domain.Window) *server.Window {
 	if w.IsZero() {
 		return nil
 	}

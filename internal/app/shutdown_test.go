@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // slowDay is a demo copy with one windowed schedule, slow-day, whose only
@@ -69,10 +70,10 @@ destination: {integration: local, prefix: shutdown}
 	ar := filepath.Join(dir, "..", "archive")
 	return &slowDay{
 		cfg: cfg, archive: ar,
-		claims:  filepath.Join(ar, "shutdown", archive.ClaimsDir, "slow-day"),
+		claims:  filepath.Join(ar, "shutdown", domain.ClaimsDir, "slow-day"),
 		tmp:     filepath.Join(ar, ".tmp"),
 		objects: filepath.Join(ar, "shutdown", "slow-day"),
-		unit:    archive.Window{Start: start, End: end}.ID(),
+		unit:    domain.Window{Start: start, End: end}.ID(),
 	}
 }
 
@@ -235,7 +236,7 @@ func (sd *slowDay) checkArchivedOnce(t *testing.T) *archive.Manifest {
 		t.Fatalf("objects %v, manifests %v: want one of each", objs, mans)
 	}
 	m := readManifest(t, mans[0])
-	if m.Kind != archive.KindExported || m.UnitID != sd.unit || len(m.Objects) != 1 {
+	if m.Kind != domain.KindExported || m.UnitID != sd.unit || len(m.Objects) != 1 {
 		t.Fatalf("manifest %s: kind %s, unit %s, %d objects; want one exported object of %s", mans[0], m.Kind, m.UnitID, len(m.Objects), sd.unit)
 	}
 	obj, err := os.ReadFile(filepath.Join(sd.archive, m.Objects[0].Key))

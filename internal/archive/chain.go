@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Head is the JSON body of _head/<schedule>: the last committed manifest of
@@ -61,14 +63,8 @@ func (a *Archive) lease() time.Duration {
 	return 10 * time.Minute
 }
 
-// DefaultInstance is host:pid.
-func DefaultInstance() string {
-	h, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d", h, os.Getpid())
-}
-
 // LocalOwnerDead reports whether owner names a process of this host (as
-// DefaultInstance does) that no longer exists. Owners on other hosts, or
+// domain.DefaultInstance does) that no longer exists. Owners on other hosts, or
 // named otherwise, are never reported dead: their claims wait for the lease.
 func LocalOwnerDead(owner string) bool {
 	h, _ := os.Hostname()
@@ -86,7 +82,7 @@ func LocalOwnerDead(owner string) bool {
 
 // ReadHead returns the schedule's head; ok is false for a schedule with no
 // commit yet.
-func (a *Archive) ReadHead(ctx context.Context, l Layout) (h Head, etag string, ok bool, err error) {
+func (a *Archive) ReadHead(ctx context.Context, l domain.Layout) (h Head, etag string, ok bool, err error) {
 	data, etag, err := a.Store.Read(ctx, l.HeadKey())
 	if errors.Is(err, ErrNotFound) {
 		return Head{}, "", false, nil
@@ -102,7 +98,7 @@ func (a *Archive) ReadHead(ctx context.Context, l Layout) (h Head, etag string, 
 
 // repairHead writes the head's manifest if a committer died after advancing
 // the head and before writing it.
-func (a *Archive) repairHead(ctx context.Context, l Layout) error {
+func (a *Archive) repairHead(ctx context.Context, l domain.Layout) error {
 	h, _, ok, err := a.ReadHead(ctx, l)
 	if err != nil || !ok {
 		return err

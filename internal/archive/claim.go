@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Claim states.
@@ -65,8 +67,8 @@ type Claim struct {
 	etag   string
 	rec    ClaimRecord
 	prev   *ClaimRecord
-	layout Layout
-	unit   Unit
+	layout domain.Layout
+	unit   domain.Unit
 	// linked holds the sha256 of every manifest this claim put into the
 	// head, so that Commit can tell its own lost answer from another run's
 	// commit of the same unit.
@@ -83,7 +85,7 @@ func (c *Claim) Previous() *ClaimRecord { return c.prev }
 // Claim takes the claim on revision rev of u. It returns an
 // *AlreadyArchivedError if the unit is committed, a *ClaimedError if a live
 // claim exists, and takes over an expired claim (see Previous).
-func (a *Archive) Claim(ctx context.Context, l Layout, u Unit, rev int) (*Claim, error) {
+func (a *Archive) Claim(ctx context.Context, l domain.Layout, u domain.Unit, rev int) (*Claim, error) {
 	if rev < 1 {
 		rev = 1
 	}
@@ -99,7 +101,7 @@ func (a *Archive) Claim(ctx context.Context, l Layout, u Unit, rev int) (*Claim,
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("stat %s: %w", mkey, err)
 	}
-	key := l.ClaimKey(u) + revSuffix(rev)
+	key := l.RevisionClaimKey(u, rev)
 	now := a.now()
 	c := &Claim{a: a, key: key, layout: l, unit: u, rec: ClaimRecord{
 		FormatVersion: FormatVersion, Schedule: l.Schedule, UnitID: u.ID(), Revision: rev,

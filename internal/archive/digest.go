@@ -15,16 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
-
-// DigestsDir holds the signed digests: _digests/<schedule>/<sequence>.json.
-const DigestsDir = "_digests"
-
-// DigestKey is the key of the digest that signs the schedule's manifest
-// with this sequence number (zero-padded, so that keys sort by sequence).
-func (l Layout) DigestKey(seq int64) string {
-	return l.join(DigestsDir, l.Schedule, fmt.Sprintf("%012d.json", seq))
-}
 
 // Digest signs one committed manifest of a schedule: its key and the
 // sha256 of its exact bytes. Each manifest names the one before it by
@@ -95,7 +88,7 @@ func (d *Digest) Check(pub ed25519.PublicKey) error {
 
 // WriteDigest signs the manifest committed with sequence seq at key (with
 // sha256 sum) and writes the digest, create-only.
-func (a *Archive) WriteDigest(ctx context.Context, l Layout, key ed25519.PrivateKey, seq int64, manifestKey, sum string, opts PutOptions) error {
+func (a *Archive) WriteDigest(ctx context.Context, l domain.Layout, key ed25519.PrivateKey, seq int64, manifestKey, sum string, opts PutOptions) error {
 	d := SignDigest(key, Digest{Schedule: l.Schedule, Sequence: seq, ManifestKey: manifestKey, ManifestSHA256: sum, SignedAt: a.now().UTC()})
 	data, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
@@ -106,24 +99,6 @@ func (a *Archive) WriteDigest(ctx context.Context, l Layout, key ed25519.Private
 		return fmt.Errorf("write digest %s: %w", k, err)
 	}
 	return nil
-}
-
-// ParsePrivateKey reads an Ed25519 private key in PEM (PKCS #8), as
-// `openssl genpkey -algorithm ed25519` writes it.
-func ParsePrivateKey(pemData []byte) (ed25519.PrivateKey, error) {
-	b, _ := pem.Decode(pemData)
-	if b == nil || b.Type != "PRIVATE KEY" {
-		return nil, errors.New("not a PEM \"PRIVATE KEY\" block")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, errors.New("not a PKCS #8 private key")
-	}
-	ek, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T, not an Ed25519 key", k)
-	}
-	return ek, nil
 }
 
 // ParsePublicKey reads an Ed25519 public key in PEM (PKIX), as `openssl
@@ -146,12 +121,12 @@ func ParsePublicKey(pemData []byte) (ed25519.PublicKey, error) {
 
 // checkDigests verifies every digest of the schedule against pub and the
 // chain, and records the highest sequence a valid digest vouches for.
-func checkDigests(ctx context.Context, r Reader, l Layout, pub ed25519.PublicKey, chain []ChainEntry, rep *Report) error {
+func checkDigests(ctx context.Context, r Reader, l domain.Layout, pub ed25519.PublicKey, chain []ChainEntry, rep *Report) error {
 	bySeq := map[int64]ChainEntry{}
 	for _, e := range chain {
 		bySeq[e.Manifest.Sequence] = e
 	}
-	prefix := l.join(DigestsDir, l.Schedule) + "/"
+	prefix := l.DigestsPrefix()
 	var keys []string
 	if err := r.List(ctx, prefix, func(oi ObjectInfo) error {
 		keys = append(keys, oi.Key)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/folderstore"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -48,9 +49,9 @@ func la(t *testing.T) *time.Location {
 	return loc
 }
 
-func tpl(t *testing.T, src string, windowed bool) *archive.FilenameTemplate {
+func tpl(t *testing.T, src string, windowed bool) *domain.FilenameTemplate {
 	t.Helper()
-	f, err := archive.ParseFilename(src, windowed)
+	f, err := domain.ParseFilename(src, windowed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +69,12 @@ func TestGoldenProtocolRecords(t *testing.T) {
 	}
 	now := time.Date(2027, 3, 15, 8, 5, 0, 0, time.UTC)
 	a := &archive.Archive{Store: s, Instance: "host-a:4242", Lease: 10 * time.Minute, Now: func() time.Time { return now }}
-	l := archive.Layout{Prefix: "audit/prod", Schedule: "daily-login-activity", Location: la(t),
+	l := domain.Layout{Prefix: "audit/prod", Schedule: "daily-login-activity", Location: la(t),
 		Filename: tpl(t, "", true), Ext: ".csv"}
-	day := func(n int) archive.Unit {
+	day := func(n int) domain.Unit {
 		start := time.Date(2027, 3, 14, 0, 0, 0, 0, l.Location).AddDate(0, 0, n)
 		end := start.AddDate(0, 0, 1)
-		return archive.Unit{Schedule: l.Schedule, Logical: end.Add(time.Hour).UTC(), Window: archive.Window{Start: start.UTC(), End: end.UTC()}}
+		return domain.Unit{Schedule: l.Schedule, Logical: end.Add(time.Hour).UTC(), Window: domain.Window{Start: start.UTC(), End: end.UTC()}}
 	}
 	read := func(key string) []byte {
 		t.Helper()
@@ -84,7 +85,7 @@ func TestGoldenProtocolRecords(t *testing.T) {
 		return append(data, '\n')
 	}
 	retain := archive.PutOptions{ContentType: "application/json", RetainUntil: time.Date(2032, 3, 16, 7, 0, 0, 0, time.UTC)}
-	commit := func(name string, u archive.Unit, rev int, m *archive.Manifest, put bool) (key, sum string) {
+	commit := func(name string, u domain.Unit, rev int, m *archive.Manifest, put bool) (key, sum string) {
 		t.Helper()
 		c, err := a.Claim(ctx, l, u, rev)
 		if err != nil {
@@ -121,17 +122,17 @@ func TestGoldenProtocolRecords(t *testing.T) {
 	u0 := day(0)
 	okey, _ := l.ObjectKey(u0, 1)
 	exported := &archive.Manifest{
-		Kind:    archive.KindExported,
+		Kind:    domain.KindExported,
 		Query:   &archive.Query{SQL: "SELECT DATE_TRUNC('day', REQUEST_TIME) AS \"Day of Request Time\" FROM AUDIT_LOGS WHERE REQUEST_TIME >= $1 AND REQUEST_TIME < $2 GROUP BY 1", Params: []archive.Param{{Name: "window_start", Type: "TIMESTAMP", Value: "2027-03-14T08:00:00Z"}, {Name: "window_end", Type: "TIMESTAMP", Value: "2027-03-15T07:00:00Z"}}},
 		Columns: []archive.Column{{Name: "Day of Request Time", Type: "DATE"}, {Name: "Success", Type: "BIGINT"}, {Name: "Failure", Type: "BIGINT"}},
 		Objects: []archive.Object{{Key: okey, Bytes: 58, Rows: 1, SHA256: strings.Repeat("ab", 32), ContentType: "text/csv; charset=utf-8; header=present",
 			StoreChecksums: map[string]string{"CRC64NVME": "AAAAAAAAAAA="}}},
 	}
 	k0, s0 := commit("exported", u0, 1, exported, true)
-	commit("skipped", day(1), 1, &archive.Manifest{Kind: archive.KindSkipped, Reason: "condition if_data: the element has 0 rows", Objects: []archive.Object{}}, false)
-	commit("lost", day(2), 1, &archive.Manifest{Kind: archive.KindLost, Reason: "the source no longer holds this window (retention 90 days)", Objects: []archive.Object{}}, false)
+	commit("skipped", day(1), 1, &archive.Manifest{Kind: domain.KindSkipped, Reason: "condition if_data: the element has 0 rows", Objects: []archive.Object{}}, false)
+	commit("lost", day(2), 1, &archive.Manifest{Kind: domain.KindLost, Reason: "the source no longer holds this window (retention 90 days)", Objects: []archive.Object{}}, false)
 	okey2, _ := l.ObjectKey(u0, 2)
-	superseded := &archive.Manifest{Kind: archive.KindSuperseded, Supersedes: &archive.Link{Key: k0, SHA256: s0},
+	superseded := &archive.Manifest{Kind: domain.KindSuperseded, Supersedes: &archive.Link{Key: k0, SHA256: s0},
 		Reason:  "re-export after the source backfilled late events",
 		Objects: []archive.Object{{Key: okey2, Bytes: 60, Rows: 1, SHA256: strings.Repeat("cd", 32), ContentType: "text/csv; charset=utf-8; header=present"}}}
 	commit("superseded", u0, 2, superseded, false)
@@ -162,23 +163,23 @@ func TestGoldenKeys(t *testing.T) {
 	layouts := []struct {
 		name     string
 		windowed bool
-		l        archive.Layout
+		l        domain.Layout
 	}{
-		{"daily, default filename", true, archive.Layout{Prefix: "audit/prod", Schedule: "daily-logins", Location: loc, Filename: tpl(t, "", true), Ext: ".csv"}},
-		{"hourly, window start in local time", true, archive.Layout{Prefix: "audit", Schedule: "hourly", Location: loc, Filename: tpl(t, "{window_start:2006-01-02_1504}_{schedule}", true), Ext: ".csv.gz"}},
-		{"snapshot, Sigma's date-and-time prefix", false, archive.Layout{Schedule: "snap", Location: loc, Filename: tpl(t, "{logical:2006-01-02_150405}_{schedule}", false), Ext: ".csv"}},
+		{"daily, default filename", true, domain.Layout{Prefix: "audit/prod", Schedule: "daily-logins", Location: loc, Filename: tpl(t, "", true), Ext: ".csv"}},
+		{"hourly, window start in local time", true, domain.Layout{Prefix: "audit", Schedule: "hourly", Location: loc, Filename: tpl(t, "{window_start:2006-01-02_1504}_{schedule}", true), Ext: ".csv.gz"}},
+		{"snapshot, Sigma's date-and-time prefix", false, domain.Layout{Schedule: "snap", Location: loc, Filename: tpl(t, "{logical:2006-01-02_150405}_{schedule}", false), Ext: ".csv"}},
 	}
 	local := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, loc) }
-	var daily, hourly []archive.Window
+	var daily, hourly []domain.Window
 	for _, d := range []time.Time{local(2027, 3, 13, 0, 0), local(2027, 11, 6, 0, 0)} {
 		for i := range 3 {
-			daily = append(daily, archive.Window{Start: d.AddDate(0, 0, i).UTC(), End: d.AddDate(0, 0, i+1).UTC()})
+			daily = append(daily, domain.Window{Start: d.AddDate(0, 0, i).UTC(), End: d.AddDate(0, 0, i+1).UTC()})
 		}
 	}
 	for _, d := range []time.Time{local(2027, 3, 14, 0, 0), local(2027, 11, 7, 0, 0)} {
 		for i := range 4 {
 			s := d.UTC().Add(time.Duration(i) * time.Hour)
-			hourly = append(hourly, archive.Window{Start: s, End: s.Add(time.Hour)})
+			hourly = append(hourly, domain.Window{Start: s, End: s.Add(time.Hour)})
 		}
 	}
 	snapshots := []time.Time{
@@ -187,7 +188,7 @@ func TestGoldenKeys(t *testing.T) {
 		time.Date(2027, 11, 7, 9, 30, 0, 0, time.UTC), // 01:30 PST
 		local(2027, 11, 7, 2, 30),
 	}
-	line := func(l archive.Layout, u archive.Unit, rev int) {
+	line := func(l domain.Layout, u domain.Unit, rev int) {
 		ok, err := l.ObjectKey(u, rev)
 		if err != nil {
 			t.Fatal(err)
@@ -205,18 +206,18 @@ func TestGoldenKeys(t *testing.T) {
 	seen := map[string]string{}
 	for _, c := range layouts {
 		fmt.Fprintf(&b, "%s (filename %q, zone %s)\n  head %s\n  dir  %s\n", c.name, c.l.Filename, loc, c.l.HeadKey(), c.l.ScheduleDir())
-		var units []archive.Unit
+		var units []domain.Unit
 		ws := daily
 		if c.l.Schedule == "hourly" {
 			ws = hourly
 		}
 		if c.windowed {
 			for _, w := range ws {
-				units = append(units, archive.Unit{Schedule: c.l.Schedule, Logical: w.End.Add(15 * time.Minute), Window: w})
+				units = append(units, domain.Unit{Schedule: c.l.Schedule, Logical: w.End.Add(15 * time.Minute), Window: w})
 			}
 		}
 		for _, s := range snapshots {
-			units = append(units, archive.Unit{Schedule: c.l.Schedule, Logical: s, Adhoc: c.windowed})
+			units = append(units, domain.Unit{Schedule: c.l.Schedule, Logical: s, Adhoc: c.windowed})
 		}
 		for _, u := range units {
 			line(c.l, u, 1)
@@ -245,11 +246,11 @@ func TestGoldenFilenames(t *testing.T) {
 		"_{id}", "{id}\x01", `{id}\x`, "{window_end}",
 	}
 	pdt := time.Date(2027, 11, 7, 8, 30, 0, 0, time.UTC)
-	units := map[bool][]archive.Unit{
+	units := map[bool][]domain.Unit{
 		true: {
-			{Schedule: "s", Logical: pdt.Add(time.Hour), Window: archive.Window{Start: pdt, End: pdt.Add(time.Hour)}},
-			{Schedule: "s", Logical: pdt.Add(2 * time.Hour), Window: archive.Window{Start: pdt.Add(time.Hour), End: pdt.Add(2 * time.Hour)}},
-			{Schedule: "s", Logical: pdt.Add(4 * time.Hour), Window: archive.Window{Start: pdt.Add(3 * time.Hour), End: pdt.Add(4 * time.Hour)}},
+			{Schedule: "s", Logical: pdt.Add(time.Hour), Window: domain.Window{Start: pdt, End: pdt.Add(time.Hour)}},
+			{Schedule: "s", Logical: pdt.Add(2 * time.Hour), Window: domain.Window{Start: pdt.Add(time.Hour), End: pdt.Add(2 * time.Hour)}},
+			{Schedule: "s", Logical: pdt.Add(4 * time.Hour), Window: domain.Window{Start: pdt.Add(3 * time.Hour), End: pdt.Add(4 * time.Hour)}},
 		},
 		false: {{Schedule: "s", Logical: pdt}, {Schedule: "s", Logical: pdt.Add(time.Hour)}, {Schedule: "s", Logical: pdt.Add(3 * time.Hour)}},
 	}
@@ -257,7 +258,7 @@ func TestGoldenFilenames(t *testing.T) {
 	for _, src := range templates {
 		for _, windowed := range []bool{true, false} {
 			fmt.Fprintf(&b, "%q windowed=%v\n", src, windowed)
-			f, err := archive.ParseFilename(src, windowed)
+			f, err := domain.ParseFilename(src, windowed)
 			if err != nil {
 				fmt.Fprintf(&b, "  error: %v\n", err)
 				continue
@@ -285,7 +286,7 @@ func TestValidateKey(t *testing.T) {
 		"_claims/s/20270314T080000Z-20270315T070000Z.r2", "ünïcödé/名前.csv", "a b/c+d=e:f@g", strings.Repeat("k", 1024),
 	}
 	for _, k := range good {
-		if err := archive.ValidateKey(k); err != nil {
+		if err := domain.ValidateKey(k); err != nil {
 			t.Errorf("ValidateKey(%q) = %v, want nil", k, err)
 		}
 	}
@@ -308,8 +309,8 @@ func TestValidateKey(t *testing.T) {
 		"dest/x\x1b[31mred\x1b[0m": "control",
 	}
 	for k, why := range bad {
-		err := archive.ValidateKey(k)
-		if !errors.Is(err, archive.ErrBadKey) || !strings.Contains(err.Error(), why) {
+		err := domain.ValidateKey(k)
+		if !errors.Is(err, domain.ErrBadKey) || !strings.Contains(err.Error(), why) {
 			t.Errorf("ValidateKey(%q) = %v, want ErrBadKey mentioning %q", k, err, why)
 		}
 	}
@@ -317,13 +318,13 @@ func TestValidateKey(t *testing.T) {
 
 func TestValidatePrefix(t *testing.T) {
 	for in, want := range map[string]string{"": "", "/": "", "audit": "audit", "audit/prod/": "audit/prod", "a/_b": "a/_b"} {
-		got, err := archive.ValidatePrefix(in)
+		got, err := domain.ValidatePrefix(in)
 		if err != nil || got != want {
 			t.Errorf("ValidatePrefix(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"_claims", "_x/y", "/abs", "a//b", "../a", `a\b`} {
-		if _, err := archive.ValidatePrefix(in); !errors.Is(err, archive.ErrBadKey) {
+		if _, err := domain.ValidatePrefix(in); !errors.Is(err, domain.ErrBadKey) {
 			t.Errorf("ValidatePrefix(%q) = %v, want ErrBadKey", in, err)
 		}
 	}
@@ -364,7 +365,7 @@ func TestParseFilenameEdges(t *testing.T) {
 		{"{id}\t", true, "control characters"},
 	}
 	for _, c := range cases {
-		_, err := archive.ParseFilename(c.src, c.windowed)
+		_, err := domain.ParseFilename(c.src, c.windowed)
 		switch {
 		case c.err == "" && err != nil:
 			t.Errorf("ParseFilename(%q, windowed=%v) = %v, want ok", c.src, c.windowed, err)
@@ -398,43 +399,43 @@ func TestRepeatedHourGetsOffset(t *testing.T) {
 		{time.UTC, time.Date(2027, 11, 7, 9, 30, 0, 0, time.UTC), "2027-11-07_093000_s"},
 	}
 	for _, c := range cases {
-		got, err := f.Execute(archive.Unit{Schedule: "s", Logical: c.at}, c.loc)
+		got, err := f.Execute(domain.Unit{Schedule: "s", Logical: c.at}, c.loc)
 		if err != nil || got != c.want {
 			t.Errorf("%s in %s: %q %v, want %q", c.at.Format(time.RFC3339), c.loc, got, err, c.want)
 		}
 	}
 	// A layout that prints the zone needs no suffix.
 	fz := tpl(t, "{logical:2006-01-02_150405MST}", false)
-	got, _ := fz.Execute(archive.Unit{Schedule: "s", Logical: time.Date(2027, 11, 7, 9, 30, 0, 0, time.UTC)}, la(t))
+	got, _ := fz.Execute(domain.Unit{Schedule: "s", Logical: time.Date(2027, 11, 7, 9, 30, 0, 0, time.UTC)}, la(t))
 	if got != "2027-11-07_013000PST" {
 		t.Errorf("layout with zone: %q", got)
 	}
 }
 
 func TestWindowID(t *testing.T) {
-	w := archive.Window{Start: time.Date(2027, 3, 14, 8, 0, 0, 0, time.UTC), End: time.Date(2027, 3, 15, 7, 0, 0, 0, time.UTC)}
+	w := domain.Window{Start: time.Date(2027, 3, 14, 8, 0, 0, 0, time.UTC), End: time.Date(2027, 3, 15, 7, 0, 0, 0, time.UTC)}
 	if w.ID() != "20270314T080000Z-20270315T070000Z" {
 		t.Fatalf("ID = %s", w.ID())
 	}
-	back, err := archive.ParseWindowID(w.ID())
+	back, err := domain.ParseWindowID(w.ID())
 	if err != nil || !back.Start.Equal(w.Start) || !back.End.Equal(w.End) {
 		t.Fatalf("ParseWindowID round trip: %v %v", back, err)
 	}
 	for _, bad := range []string{"", "20270314T080000Z", "20270315T070000Z-20270314T080000Z", "20270314T080000Z-20270314T080000Z",
 		"2027-03-14T08:00:00Z-2027-03-15T07:00:00Z", "20270314T080000-20270315T070000Z"} {
-		if _, err := archive.ParseWindowID(bad); err == nil {
+		if _, err := domain.ParseWindowID(bad); err == nil {
 			t.Errorf("ParseWindowID(%q) succeeded", bad)
 		}
 	}
 	// A snapshot's id is its logical time, whatever the zone it is given in.
-	u := archive.Unit{Logical: time.Date(2027, 11, 7, 1, 30, 0, 0, la(t))}
+	u := domain.Unit{Logical: time.Date(2027, 11, 7, 1, 30, 0, 0, la(t))}
 	if u.ID() != "20271107T083000Z" {
 		t.Errorf("snapshot id = %s", u.ID())
 	}
 }
 
 func TestParseManifestStrict(t *testing.T) {
-	m := &archive.Manifest{FormatVersion: archive.FormatVersion, Kind: archive.KindSkipped, Schedule: "s", Objects: []archive.Object{}}
+	m := &archive.Manifest{FormatVersion: archive.FormatVersion, Kind: domain.KindSkipped, Schedule: "s", Objects: []archive.Object{}}
 	data, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)

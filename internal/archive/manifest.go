@@ -7,18 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // FormatVersion of manifests, claims and heads written by this code.
 const FormatVersion = 1
-
-// Manifest kinds.
-const (
-	KindExported   = "exported"
-	KindSkipped    = "skipped"
-	KindLost       = "lost"
-	KindSuperseded = "superseded"
-)
 
 // Manifest is the commit record of one unit. It is written create-only after
 // the unit's object(s); a unit without a manifest is not archived.
@@ -27,10 +21,10 @@ type Manifest struct {
 	Kind          string `json:"kind"`
 	Schedule      string `json:"schedule"`
 	// Sequence counts commits of this schedule: 1, 2, 3, ... in commit order.
-	Sequence    int64     `json:"sequence"`
-	UnitID      string    `json:"unit_id"`
-	LogicalTime time.Time `json:"logical_time"`
-	Window      *Window   `json:"window,omitempty"`
+	Sequence    int64          `json:"sequence"`
+	UnitID      string         `json:"unit_id"`
+	LogicalTime time.Time      `json:"logical_time"`
+	Window      *domain.Window `json:"window,omitempty"`
 	// Timezone is the schedule's IANA zone (names the dt= folder).
 	Timezone string `json:"timezone"`
 	Adhoc    bool   `json:"adhoc,omitempty"`

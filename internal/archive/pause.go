@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // PauseRecord is the JSON body of _paused/<schedule>: the schedule is
@@ -25,7 +27,7 @@ type PauseRecord struct {
 // Pause writes the schedule's pause marker. A marker already there is
 // kept (the first pause's time and reason stand); the one in force is
 // returned.
-func (a *Archive) Pause(ctx context.Context, l Layout, r PauseRecord) (PauseRecord, error) {
+func (a *Archive) Pause(ctx context.Context, l domain.Layout, r PauseRecord) (PauseRecord, error) {
 	r.FormatVersion, r.Schedule = FormatVersion, l.Schedule
 	if r.By == "" {
 		r.By = a.Instance
@@ -49,7 +51,7 @@ func (a *Archive) Pause(ctx context.Context, l Layout, r PauseRecord) (PauseReco
 }
 
 // Resume deletes the schedule's pause marker, if there is one.
-func (a *Archive) Resume(ctx context.Context, l Layout) error {
+func (a *Archive) Resume(ctx context.Context, l domain.Layout) error {
 	for range 3 {
 		_, etag, err := a.Store.Read(ctx, l.PauseKey())
 		if errors.Is(err, ErrNotFound) {
@@ -71,7 +73,7 @@ func (a *Archive) Resume(ctx context.Context, l Layout) error {
 
 // Paused reads the schedule's pause marker; ok is false when it is not
 // paused.
-func (a *Archive) Paused(ctx context.Context, l Layout) (r PauseRecord, ok bool, err error) {
+func (a *Archive) Paused(ctx context.Context, l domain.Layout) (r PauseRecord, ok bool, err error) {
 	data, _, err := a.Store.Read(ctx, l.PauseKey())
 	if errors.Is(err, ErrNotFound) {
 		return PauseRecord{}, false, nil

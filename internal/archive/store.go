@@ -1,3 +1,10 @@
+// Package archive defines exportd's archive contract: manifests, claims,
+// the per-schedule digest chain, verification and the Store interface that
+// every backend (folder, S3) implements. The key layout and the unit ids it
+// stores under come from package domain.
+//
+// Everything here is persisted for years. Change nothing that alters a key,
+// an id or a manifest field without bumping FormatVersion.
 package archive
 
 import (

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // ChainEntry is one committed manifest of a schedule, in commit order.
@@ -41,7 +43,7 @@ type Report struct {
 	Last  time.Time `json:"last_window_end,omitzero"`
 	// Missing are the spans between covered windows (and before the first
 	// one, when the expected start is known) that have no manifest.
-	Missing []Window `json:"missing,omitempty"`
+	Missing []domain.Window `json:"missing,omitempty"`
 	// Signed is the highest sequence a valid signed digest vouches for
 	// (checked only with VerifyOptions.PublicKey).
 	Signed int64 `json:"signed_through,omitempty"`
@@ -74,7 +76,7 @@ func readSmall(ctx context.Context, r Reader, key string) ([]byte, error) {
 // manifest it points at, and the sequence numbers), and returns them in
 // commit order. A schedule with nothing committed has an empty chain.
 // Problems with a link are in the report; the chain stops there.
-func Chain(ctx context.Context, r Reader, l Layout, rep *Report) ([]ChainEntry, error) {
+func Chain(ctx context.Context, r Reader, l domain.Layout, rep *Report) ([]ChainEntry, error) {
 	data, err := readSmall(ctx, r, l.HeadKey())
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -150,7 +152,7 @@ type VerifyOptions struct {
 // size and sha256 read back, no manifest outside the chain, no missing
 // window between the first (or opts.ExpectStart) and the last one
 // archived, and, with opts.PublicKey, the signed digests.
-func Verify(ctx context.Context, r Reader, l Layout, opts VerifyOptions) (*Report, error) {
+func Verify(ctx context.Context, r Reader, l domain.Layout, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Schedule: l.Schedule, Kinds: map[string]int{}}
 	chain, err := Chain(ctx, r, l, rep)
 	if err != nil {
@@ -158,7 +160,7 @@ func Verify(ctx context.Context, r Reader, l Layout, opts VerifyOptions) (*Repor
 	}
 	inChain := map[string]bool{}
 	referenced := map[string]bool{}
-	var windows []Window
+	var windows []domain.Window
 	for _, e := range chain {
 		m := e.Manifest
 		inChain[e.Key] = true
@@ -197,28 +199,28 @@ func Verify(ctx context.Context, r Reader, l Layout, opts VerifyOptions) (*Repor
 	}
 	rep.Missing = gaps(windows, opts.ExpectStart)
 	if len(windows) > 0 {
-		rep.First = slices.MinFunc(windows, func(a, b Window) int { return a.Start.Compare(b.Start) }).Start
-		rep.Last = slices.MaxFunc(windows, func(a, b Window) int { return a.End.Compare(b.End) }).End
+		rep.First = slices.MinFunc(windows, func(a, b domain.Window) int { return a.Start.Compare(b.Start) }).Start
+		rep.Last = slices.MaxFunc(windows, func(a, b domain.Window) int { return a.End.Compare(b.End) }).End
 	}
 	return rep, nil
 }
 
 // gaps returns the spans not covered by windows (which abut when
 // complete), from expectStart when it is not zero.
-func gaps(windows []Window, expectStart time.Time) []Window {
+func gaps(windows []domain.Window, expectStart time.Time) []domain.Window {
 	if len(windows) == 0 {
 		return nil
 	}
 	ws := slices.Clone(windows)
-	slices.SortFunc(ws, func(a, b Window) int { return a.Start.Compare(b.Start) })
-	var out []Window
+	slices.SortFunc(ws, func(a, b domain.Window) int { return a.Start.Compare(b.Start) })
+	var out []domain.Window
 	end := ws[0].Start
 	if !expectStart.IsZero() && expectStart.Before(end) {
 		end = expectStart
 	}
 	for _, w := range ws {
 		if w.Start.After(end) {
-			out = append(out, Window{Start: end, End: w.Start})
+			out = append(out, domain.Window{Start: end, End: w.Start})
 		}
 		if w.End.After(end) {
 			end = w.End
@@ -235,7 +237,7 @@ func Latest(chain []ChainEntry) []ChainEntry {
 	for i, e := range chain {
 		id := e.Manifest.UnitID
 		if e.Manifest.Adhoc {
-			id = AdhocDir + "-" + id
+			id = domain.AdhocDir + "-" + id
 		}
 		if j, ok := newest[id]; !ok || chain[j].Manifest.Revision <= e.Manifest.Revision {
 			newest[id] = i
@@ -245,7 +247,7 @@ func Latest(chain []ChainEntry) []ChainEntry {
 	for i, e := range chain {
 		id := e.Manifest.UnitID
 		if e.Manifest.Adhoc {
-			id = AdhocDir + "-" + id
+			id = domain.AdhocDir + "-" + id
 		}
 		if newest[id] == i {
 			out = append(out, e)

@@ -20,7 +20,9 @@ import (
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/archive/archivequery"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/workbook"
 )
 
@@ -142,7 +144,7 @@ func printReport(out io.Writer, rep *archive.Report) {
 		state = "FAILED"
 	}
 	var kinds []string
-	for _, k := range []string{archive.KindExported, archive.KindSkipped, archive.KindLost, archive.KindSuperseded} {
+	for _, k := range []string{domain.KindExported, domain.KindSkipped, domain.KindLost, domain.KindSuperseded} {
 		if n := rep.Kinds[k]; n > 0 {
 			kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
 		}
@@ -376,7 +378,7 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 			if s := a.Config().Schedule(args[0]); s != nil {
 				zone = s.Location
 			}
-			res, err := app.QueryArchive(ctx, g.logger, r, picked, el, zone, cmd.OutOrStdout())
+			res, err := archivequery.Run(ctx, g.logger, r, picked, el, zone, cmd.OutOrStdout())
 			if err != nil {
 				var wes workbook.Errors
 				if errors.As(err, &wes) && elementFile != "" {

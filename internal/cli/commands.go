@@ -16,6 +16,7 @@ import (
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/server"
@@ -128,7 +129,7 @@ func runRemote(cmd *cobra.Command, url, name string, windowStart time.Time, adho
 		fmt.Fprintf(tw, "error\t%s\n", r.Error)
 	}
 	tw.Flush()
-	if out.Status == app.OutcomeFailed {
+	if out.Status == domain.OutcomeFailed {
 		return exitWith(ExitFailure, fmt.Errorf("run of %s failed on the daemon", name))
 	}
 	return nil
@@ -238,11 +239,7 @@ func nextCmd(g *globals) *cobra.Command {
 			if s == nil {
 				return exitWith(ExitUsage, fmt.Errorf("unknown schedule %q", args[0]))
 			}
-			c, err := schedule.ParseCron(s.Cron, s.Location)
-			if err != nil {
-				return err
-			}
-			fires, err := schedule.Preview(c, a.WindowSpec(s), fromT, n)
+			fires, err := schedule.Preview(s.Fires, a.WindowSpec(s), fromT, n)
 			if err != nil {
 				return err
 			}

@@ -13,9 +13,11 @@
 package config
 
 import (
+	"crypto/ed25519"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
+	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/workbook"
 )
 
@@ -244,6 +246,9 @@ type Signing struct {
 	// PrivateKey is an Ed25519 private key in PEM (PKCS #8): ${ENV_VAR} or
 	// file:/path. Unset: no digests are written.
 	PrivateKey Secret `yaml:"private_key,omitempty" json:"private_key,omitzero"`
+	// Key is PrivateKey parsed, once it is resolved; nil when unset or
+	// when secrets are not resolved (validate --skip-secrets).
+	Key ed25519.PrivateKey `yaml:"-" json:"-"`
 }
 
 // Server is the HTTP API.
@@ -367,6 +372,8 @@ type Schedule struct {
 	// Cron is a 5-field expression or a descriptor (@daily, @hourly…),
 	// evaluated in Location.
 	Cron string `yaml:"cron" json:"cron"`
+	// Fires is Cron parsed in Location: the schedule's fire instants.
+	Fires *schedule.Cron `yaml:"-" json:"-"`
 	// Timezone is the IANA zone of the cron fires, of window alignment and
 	// of the dt= folder; default defaults.timezone.
 	Timezone string         `yaml:"timezone" json:"timezone"`
@@ -406,13 +413,37 @@ func (s *Schedule) Windowed() bool { return s.Window != nil }
 // not in the file gives the position of its nearest ancestor that is.
 func (s *Schedule) Pos(path string) (line, col int) { return s.doc.pos(path) }
 
+// WindowSpec is the windowed schedule's window spec at now, or nil for a
+// snapshot schedule. Without window.start, windows start at the oldest one
+// the source still retains at now (its retention, default 90 days).
+func (s *Schedule) WindowSpec(now time.Time) *schedule.WindowSpec {
+	if s.Window == nil {
+		return nil
+	}
+	ws := &schedule.WindowSpec{
+		Every: schedule.Every(s.Window.Every), Lag: time.Duration(s.Window.Lag),
+		Start: s.Window.Start, Location: s.Location,
+	}
+	if ws.Start.IsZero() {
+		ret := time.Duration(s.SourceConfig.Retention)
+		if ret <= 0 {
+			ret = 90 * 24 * time.Hour
+		}
+		ws.Start = now.Add(-ret).In(s.Location)
+		if w, err := ws.Align(ws.Start); err == nil {
+			ws.Start = w.End.In(s.Location)
+		}
+	}
+	return ws
+}
+
 // Layout is the archive key layout of the schedule's objects.
-func (s *Schedule) Layout() archive.Layout {
+func (s *Schedule) Layout() domain.Layout {
 	ext := ".csv"
 	if s.Destination.Gzip {
 		ext = ".csv.gz"
 	}
-	return archive.Layout{
+	return domain.Layout{
 		Prefix:   s.Destination.Prefix,
 		Schedule: s.Name,
 		Location: s.Location,
@@ -452,10 +483,10 @@ type Destination struct {
 	// Bucket is its bucket.
 	URI    string `yaml:"uri,omitempty" json:"uri,omitempty"`
 	Bucket string `yaml:"-" json:"bucket,omitempty"`
-	// Filename is the object name template (see archive.FilenameTemplate);
-	// default archive.DefaultFilename.
-	Filename         string                    `yaml:"filename" json:"filename"`
-	FilenameTemplate *archive.FilenameTemplate `yaml:"-" json:"-"`
+	// Filename is the object name template (see domain.FilenameTemplate);
+	// default domain.DefaultFilename.
+	Filename         string                   `yaml:"filename" json:"filename"`
+	FilenameTemplate *domain.FilenameTemplate `yaml:"-" json:"-"`
 	// Gzip: default defaults.gzip.
 	Gzip bool `yaml:"gzip" json:"gzip"`
 }

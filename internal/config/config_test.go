@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // loadTree loads dir/exportd.yaml with the test environment.
@@ -53,8 +53,8 @@ func TestLoadGood(t *testing.T) {
 	if want := filepath.Join(dir, "schedules"); cfg.SchedulesDir != want {
 		t.Errorf("SchedulesDir = %q, want %q", cfg.SchedulesDir, want)
 	}
-	if cfg.InstanceID != archive.DefaultInstance() {
-		t.Errorf("InstanceID = %q, want host:pid %q", cfg.InstanceID, archive.DefaultInstance())
+	if cfg.InstanceID != domain.DefaultInstance() {
+		t.Errorf("InstanceID = %q, want host:pid %q", cfg.InstanceID, domain.DefaultInstance())
 	}
 
 	demo := cfg.Sources["demo"]
@@ -121,7 +121,7 @@ func TestLoadGood(t *testing.T) {
 	if len(daily.Element.Columns) != 2 || daily.Element.Columns[1].Name != "Failure" || daily.Element.GroupBy[0].Truncate != "day" {
 		t.Errorf("daily-logins element = %+v", daily.Element)
 	}
-	u := archive.Unit{Schedule: daily.Name, Window: archive.Window{
+	u := domain.Unit{Schedule: daily.Name, Window: domain.Window{
 		Start: time.Date(2026, 9, 1, 0, 0, 0, 0, la), End: time.Date(2026, 9, 2, 0, 0, 0, 0, la)}}
 	if key, err := daily.Layout().ObjectKey(u, 1); err != nil || key != "sigma/audit/daily-logins/dt=2026-09-01/2026-09-01_0000_daily-logins.csv" {
 		t.Errorf("daily-logins object key = %q, %v", key, err)
@@ -129,7 +129,7 @@ func TestLoadGood(t *testing.T) {
 
 	rows := cfg.Schedule("audit-rows")
 	if d := rows.Destination; d.URI != "s3://acme-audit/audit/rows/" || d.Bucket != "acme-audit" || d.Prefix != "audit/rows" ||
-		!d.Gzip || d.Filename != archive.DefaultFilename {
+		!d.Gzip || d.Filename != domain.DefaultFilename {
 		t.Errorf("audit-rows destination = %+v", d)
 	}
 	if rows.Location != time.UTC || rows.Recheck != 3*Duration(Day) || rows.OnSchemaChange != SchemaChangeWarn ||
@@ -516,19 +516,27 @@ func TestSkipSecrets(t *testing.T) {
 	}
 }
 
-func TestParseCronOption(t *testing.T) {
+// TestCronResolved: Load parses a schedule's cron once, in the schedule's
+// zone, and hands it out; a bad one is an error at cron:.
+func TestCronResolved(t *testing.T) {
 	tr := newTree(t)
 	dir := tr.write()
-	var gotSpec string
-	var gotLoc *time.Location
-	_, errs := loadTree(t, dir, LoadOptions{ParseCron: func(spec string, loc *time.Location) error {
-		gotSpec, gotLoc = spec, loc
-		return errors.New(`cron "0 6 * * *": invalid cron expression: no thanks`)
-	}})
-	if gotSpec != "0 6 * * *" || gotLoc == nil || gotLoc.String() != "Europe/London" {
-		t.Errorf("ParseCron(%q, %v)", gotSpec, gotLoc)
+	cfg, errs := loadTree(t, dir, LoadOptions{})
+	if errs != nil {
+		t.Fatal(errs)
 	}
-	want := `schedules/logins.yaml:3:7: export "logins": cron: invalid cron expression: no thanks`
+	c := cfg.Schedule("logins").Fires
+	if c == nil || c.String() != "0 6 * * *" || c.Location().String() != "Europe/London" {
+		t.Fatalf("Fires = %v", c)
+	}
+	// 06:00 in London in summer time is 05:00 UTC.
+	if got, want := c.Next(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)), time.Date(2026, 7, 1, 5, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("Next = %v, want %v", got, want)
+	}
+	tr.files["schedules/logins.yaml"] = strings.Replace(baseSchedule, `cron: "0 6 * * *"`, `cron: "0 6 30 2 *"`, 1)
+	dir = tr.write()
+	_, errs = loadTree(t, dir, LoadOptions{})
+	want := `schedules/logins.yaml:3:7: export "logins": cron: invalid cron expression: no month has the day of month it names, so it never fires`
 	if len(errs) != 1 || errs[0] != want {
 		t.Errorf("errors = %q, want %q", errs, want)
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Built-in defaults.
@@ -110,7 +110,7 @@ func (l *loader) daemon(path string, data []byte) *Config {
 		l.errorf(f, "schedules_dir", "%s is not a folder", cfg.SchedulesDir)
 	}
 	if cfg.InstanceID == "" {
-		cfg.InstanceID = archive.DefaultInstance()
+		cfg.InstanceID = domain.DefaultInstance()
 	} else if !instanceRE.MatchString(cfg.InstanceID) {
 		l.errorf(f, "instance_id", "%s is not a valid instance id: use up to 128 letters, digits and . _ : @ -", quoteShort(cfg.InstanceID))
 	}
@@ -143,9 +143,12 @@ func (l *loader) checkSigning(f *fileState, cfg *Config) {
 	if !k.IsSet() || f.isBad("signing.private_key") {
 		return
 	}
-	if _, err := archive.ParsePrivateKey([]byte(k.Reveal())); err != nil {
+	key, err := parsePrivateKey([]byte(k.Reveal()))
+	if err != nil {
 		l.errorf(f, "signing.private_key", "not an Ed25519 private key in PEM (%v); make one with: openssl genpkey -algorithm ed25519 -out exportd-signing.pem", err)
+		return
 	}
+	cfg.Signing.Key = key
 }
 
 func (l *loader) checkSource(f *fileState, cfg *Config, name string) {
@@ -365,7 +368,7 @@ func parseS3URI(s string) (norm, bucket, prefix string, err error) {
 	if !bucketRE.MatchString(bucket) || strings.Contains(bucket, "..") {
 		return s, "", "", fmt.Errorf("%s: invalid bucket name %s: use 3 to 63 characters a-z, 0-9, '.' and '-'", quoteShort(s), quoteShort(bucket))
 	}
-	prefix, err = archive.ValidatePrefix(p)
+	prefix, err = domain.ValidatePrefix(p)
 	if err != nil {
 		return s, "", "", fmt.Errorf("%s: invalid prefix: %s", quoteShort(s), keyReason(err, p))
 	}
@@ -381,7 +384,7 @@ func parseS3URI(s string) (norm, bucket, prefix string, err error) {
 func keyReason(err error, key string) string {
 	msg := err.Error()
 	for _, k := range []string{key, strings.TrimSuffix(key, "/")} {
-		if r, ok := strings.CutPrefix(msg, fmt.Sprintf("%v %q: ", archive.ErrBadKey, k)); ok {
+		if r, ok := strings.CutPrefix(msg, fmt.Sprintf("%v %q: ", domain.ErrBadKey, k)); ok {
 			return r
 		}
 	}

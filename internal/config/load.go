@@ -34,14 +34,6 @@ type LoadOptions struct {
 	// resolve them (validate in CI, without production credentials).
 	// Every Secret is then unset.
 	SkipSecrets bool
-	// ParseCron checks a schedule's cron expression in the schedule's
-	// zone; nil is robfig/cron's standard parser (5 fields and
-	// descriptors) without CRON_TZ=/TZ= and without @every. Its error
-	// text, less a leading `cron "SPEC": `, is the message. Point it at
-	// schedule.ParseCron:
-	//
-	//	func(s string, loc *time.Location) error { _, err := schedule.ParseCron(s, loc); return err }
-	ParseCron func(spec string, loc *time.Location) error
 	// CheckElement checks a schedule's element (the workbook compiler:
 	// formulas, columns, that from.sql is one SELECT); it also gets the
 	// daemon config being loaded (state folder, sources). Load calls it for
@@ -66,9 +58,6 @@ type LoadOptions struct {
 func Load(path string, opts LoadOptions) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
-	}
-	if opts.ParseCron == nil {
-		opts.ParseCron = parseStandardCron
 	}
 	path = filepath.Clean(path)
 	data, err := os.ReadFile(path)

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
+	"github.com/exportd/exportd/internal/schedule"
 )
 
 // checkSchedule resolves a decoded schedule file against cfg and reports
@@ -32,13 +33,13 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 	// is caught here instead of fighting over the same archive keys.
 	base := strings.TrimSuffix(filepath.Base(f.doc.file), filepath.Ext(f.doc.file))
 	switch {
-	case raw.Name == "" && archive.NameRE.MatchString(base):
+	case raw.Name == "" && domain.NameRE.MatchString(base):
 		l.errorf(f, "name", "missing; set name: %s (the file's base name)", base)
 	case raw.Name == "":
 		l.errorf(f, "name", "missing; set a name of 1 to 63 characters a-z, 0-9 and '-' and rename the file to match it")
-	case !archive.NameRE.MatchString(raw.Name):
+	case !domain.NameRE.MatchString(raw.Name):
 		l.errorf(f, "name", "%s is not a valid export name: use 1 to 63 characters a-z, 0-9 and '-', starting with a letter or digit", quoteShort(raw.Name))
-	case raw.Name != base && !archive.NameRE.MatchString(base):
+	case raw.Name != base && !domain.NameRE.MatchString(base):
 		l.errorf(f, "name", "must match the file's base name %q, which is not a valid export name: rename the file to %s%s", base, raw.Name, filepath.Ext(f.doc.file))
 	case raw.Name != base:
 		l.errorf(f, "name", "must match the file's base name %q: set name: %s or rename the file to %s%s", base, base, raw.Name, filepath.Ext(f.doc.file))
@@ -67,8 +68,10 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 
 	if raw.Cron == "" {
 		l.errorf(f, "cron", "missing; set a 5-field cron expression such as \"0 6 * * *\" (minute hour day-of-month month day-of-week) or @daily")
-	} else if err := l.opts.ParseCron(raw.Cron, cmp.Or(loc, time.UTC)); err != nil {
+	} else if c, err := schedule.ParseCron(raw.Cron, cmp.Or(loc, time.UTC)); err != nil {
 		l.errorf(f, "cron", "%s", strings.TrimPrefix(err.Error(), fmt.Sprintf("cron %q: ", raw.Cron)))
+	} else {
+		s.Fires = c
 	}
 
 	if w := raw.Window; w != nil {
@@ -184,10 +187,10 @@ func (l *loader) checkDestination(cfg *Config, f *fileState, s *Schedule, raw *s
 		dst.Gzip = *rd.Gzip
 	}
 
-	tpl, err := archive.ParseFilename(rd.Filename, s.Window != nil)
+	tpl, err := domain.ParseFilename(rd.Filename, s.Window != nil)
 	if err != nil {
 		msg := err.Error()
-		for _, src := range []string{rd.Filename, archive.DefaultFilename} {
+		for _, src := range []string{rd.Filename, domain.DefaultFilename} {
 			msg = strings.TrimPrefix(msg, fmt.Sprintf("filename %q: ", src))
 		}
 		l.errorf(f, "destination.filename", "%s", msg)
@@ -217,7 +220,7 @@ func (l *loader) checkDestination(cfg *Config, f *fileState, s *Schedule, raw *s
 		if rd.URI != "" {
 			l.errorf(f, "destination.uri", "uri is for s3 integrations; %q is a folder integration: use prefix", ig.Name)
 		}
-		p, err := archive.ValidatePrefix(rd.Prefix)
+		p, err := domain.ValidatePrefix(rd.Prefix)
 		if err != nil {
 			l.errorf(f, "destination.prefix", "invalid prefix %s: %s", quoteShort(rd.Prefix), keyReason(err, rd.Prefix))
 		}

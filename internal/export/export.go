@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/render"
 	"github.com/exportd/exportd/internal/source"
 )
@@ -46,11 +47,11 @@ const (
 type Job struct {
 	Name     string
 	Timezone string
-	Layout   archive.Layout
+	Layout   domain.Layout
 	Archive  *archive.Archive
 	Source   Source
 	// Query binds the schedule's compiled element to a unit.
-	Query func(u archive.Unit) (Query, error)
+	Query func(u domain.Unit) (Query, error)
 	Gzip  bool
 	// Retain, when > 0, locks objects and manifests until the window end
 	// (or logical time) + Retain.
@@ -68,7 +69,7 @@ type Job struct {
 
 // Result says what a run did.
 type Result struct {
-	Unit            archive.Unit
+	Unit            domain.Unit
 	Kind            string // exported, skipped, or "" when nothing was written
 	AlreadyArchived bool
 	Repaired        bool
@@ -87,13 +88,13 @@ var ErrSchemaChanged = errors.New("output columns changed")
 
 // Run exports u. An already archived unit returns a Result with
 // AlreadyArchived set and an error wrapping archive.ErrAlreadyArchived.
-func (j *Job) Run(ctx context.Context, u archive.Unit, attempt int) (res Result, err error) {
+func (j *Job) Run(ctx context.Context, u domain.Unit, attempt int) (res Result, err error) {
 	return j.run(ctx, u, attempt, 1, nil)
 }
 
 // run exports revision rev of u; a revision >= 2 supersedes the manifest
 // at supersedes.
-func (j *Job) run(ctx context.Context, u archive.Unit, attempt, rev int, supersedes *archive.Link) (res Result, err error) {
+func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersedes *archive.Link) (res Result, err error) {
 	start := time.Now()
 	res.Unit = u
 	log := j.Logger.With(zap.String("schedule", j.Name), zap.String("unit", u.ID()), zap.Int("attempt", attempt))
@@ -150,17 +151,17 @@ func (j *Job) run(ctx context.Context, u archive.Unit, attempt, rev int, superse
 	}
 	sq := source.Query{SQL: q.SQL, Args: q.Args}
 	m := &archive.Manifest{
-		Kind: archive.KindExported, Schedule: j.Name, UnitID: u.ID(), LogicalTime: u.Logical.UTC(),
+		Kind: domain.KindExported, Schedule: j.Name, UnitID: u.ID(), LogicalTime: u.Logical.UTC(),
 		Timezone: j.Timezone, Adhoc: u.Adhoc, Revision: rev, Supersedes: supersedes,
 		Run:    archive.RunInfo{StartedAt: start.UTC(), Attempt: attempt, Instance: j.Archive.Instance, ExportdVersion: j.Version},
 		Source: archive.Source{Name: j.Source.Name(), Dialect: j.Source.Dialect()},
 		Query:  &archive.Query{SQL: q.SQL, Params: q.Params},
 	}
 	if rev > 1 {
-		m.Kind = archive.KindSuperseded
+		m.Kind = domain.KindSuperseded
 	}
 	if !u.Window.IsZero() {
-		w := archive.Window{Start: u.Window.Start.UTC(), End: u.Window.End.UTC()}
+		w := domain.Window{Start: u.Window.Start.UTC(), End: u.Window.End.UTC()}
 		m.Window = &w
 	}
 
@@ -182,7 +183,7 @@ func (j *Job) run(ctx context.Context, u archive.Unit, attempt, rev int, superse
 			return res, fmt.Errorf("export %q: count rows for condition %s: %w", j.Name, j.Condition, err)
 		}
 		if (j.Condition == ConditionIfData && n == 0) || (j.Condition == ConditionIfNoData && n > 0) {
-			m.Kind = archive.KindSkipped
+			m.Kind = domain.KindSkipped
 			m.Reason = fmt.Sprintf("condition %s: the element has %d rows", j.Condition, n)
 			m.Objects = []archive.Object{}
 			return j.commit(runCtx, claim, m, u, &committed, res, log)
@@ -227,7 +228,7 @@ func (j *Job) run(ctx context.Context, u archive.Unit, attempt, rev int, superse
 	return j.commit(runCtx, claim, m, u, &committed, res, log)
 }
 
-func (j *Job) commit(ctx context.Context, claim *archive.Claim, m *archive.Manifest, u archive.Unit, committed *bool, res Result, log *zap.Logger) (Result, error) {
+func (j *Job) commit(ctx context.Context, claim *archive.Claim, m *archive.Manifest, u domain.Unit, committed *bool, res Result, log *zap.Logger) (Result, error) {
 	m.Run.FinishedAt = time.Now().UTC()
 	key, sum, err := j.Archive.Commit(ctx, claim, m, j.putOptions(u, "application/json", ""))
 	if err != nil {
@@ -249,7 +250,7 @@ func (j *Job) commit(ctx context.Context, claim *archive.Claim, m *archive.Manif
 	return res, nil
 }
 
-func (j *Job) putOptions(u archive.Unit, contentType, encoding string) archive.PutOptions {
+func (j *Job) putOptions(u domain.Unit, contentType, encoding string) archive.PutOptions {
 	o := archive.PutOptions{ContentType: contentType, ContentEncoding: encoding}
 	if j.Retain > 0 {
 		base := u.Logical
@@ -263,7 +264,7 @@ func (j *Job) putOptions(u archive.Unit, contentType, encoding string) archive.P
 
 // upload streams the query's CSV into the store. The store sees the bytes
 // through a pipe; a failing query fails the pipe, so no object appears.
-func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u archive.Unit) (archive.ObjectInfo, render.Stats, int64, error) {
+func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u domain.Unit) (archive.ObjectInfo, render.Stats, int64, error) {
 	opts := j.putOptions(u, obj.ContentType, obj.ContentEncoding)
 	if sp, ok := j.Archive.Store.(archive.StreamPutter); ok {
 		// A local store takes the bytes directly: no pipe, no extra copy.
@@ -343,7 +344,7 @@ func (j *Job) repair(ctx context.Context, claim *archive.Claim, pending *archive
 	}
 	m.Run = archive.RunInfo{StartedAt: start.UTC(), Attempt: attempt, Instance: j.Archive.Instance,
 		ExportdVersion: j.Version, Repaired: true}
-	u := archive.Unit{Schedule: m.Schedule, Logical: m.LogicalTime, Adhoc: m.Adhoc}
+	u := domain.Unit{Schedule: m.Schedule, Logical: m.LogicalTime, Adhoc: m.Adhoc}
 	if m.Window != nil {
 		u.Window = *m.Window
 	}
@@ -462,7 +463,7 @@ func (j *Job) keepAlive(ctx context.Context, cancel context.CancelFunc, c *archi
 
 // MarkLost commits a lost manifest for a unit the source no longer has
 // data for, so that an auditor can tell "lost" from "missing".
-func (j *Job) MarkLost(ctx context.Context, u archive.Unit, reason string) (Result, error) {
+func (j *Job) MarkLost(ctx context.Context, u domain.Unit, reason string) (Result, error) {
 	start := time.Now()
 	res := Result{Unit: u}
 	claim, err := j.Archive.Claim(ctx, j.Layout, u, 1)
@@ -474,13 +475,13 @@ func (j *Job) MarkLost(ctx context.Context, u archive.Unit, reason string) (Resu
 		return res, err
 	}
 	m := &archive.Manifest{
-		Kind: archive.KindLost, Schedule: j.Name, UnitID: u.ID(), LogicalTime: u.Logical.UTC(),
+		Kind: domain.KindLost, Schedule: j.Name, UnitID: u.ID(), LogicalTime: u.Logical.UTC(),
 		Timezone: j.Timezone, Revision: 1, Reason: reason, Objects: []archive.Object{},
 		Run:    archive.RunInfo{StartedAt: start.UTC(), Attempt: 1, Instance: j.Archive.Instance, ExportdVersion: j.Version},
 		Source: archive.Source{Name: j.Source.Name(), Dialect: j.Source.Dialect()},
 	}
 	if !u.Window.IsZero() {
-		w := archive.Window{Start: u.Window.Start.UTC(), End: u.Window.End.UTC()}
+		w := domain.Window{Start: u.Window.Start.UTC(), End: u.Window.End.UTC()}
 		m.Window = &w
 	}
 	committed := false
@@ -494,7 +495,7 @@ func (j *Job) MarkLost(ctx context.Context, u archive.Unit, reason string) (Resu
 }
 
 // Archived reports whether u has a committed manifest.
-func (j *Job) Archived(ctx context.Context, u archive.Unit) (bool, error) {
+func (j *Job) Archived(ctx context.Context, u domain.Unit) (bool, error) {
 	key, err := j.Layout.ManifestKey(u, 1)
 	if err != nil {
 		return false, err

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/render"
 	"github.com/exportd/exportd/internal/source"
 )
@@ -27,7 +28,7 @@ type RecheckResult struct {
 }
 
 // latest returns the newest revision of u's manifest and its bytes.
-func (j *Job) latest(ctx context.Context, u archive.Unit) (rev int, key string, data []byte, err error) {
+func (j *Job) latest(ctx context.Context, u domain.Unit) (rev int, key string, data []byte, err error) {
 	for r := 1; ; r++ {
 		k, err := j.Layout.ManifestKey(u, r)
 		if err != nil {
@@ -53,7 +54,7 @@ func (j *Job) latest(ctx context.Context, u archive.Unit) (rev int, key string, 
 // rows; with revise it also re-renders the window (hashing only) and, when
 // the bytes differ from the archived object's, writes a new revision
 // (kind superseded, linking the manifest it replaces; that one stays).
-func (j *Job) Recheck(ctx context.Context, u archive.Unit, revise bool) (RecheckResult, error) {
+func (j *Job) Recheck(ctx context.Context, u domain.Unit, revise bool) (RecheckResult, error) {
 	var r RecheckResult
 	rev, key, data, err := j.latest(ctx, u)
 	if err != nil || rev == 0 {
@@ -63,7 +64,7 @@ func (j *Job) Recheck(ctx context.Context, u archive.Unit, revise bool) (Recheck
 	if err != nil {
 		return r, fmt.Errorf("recheck %s: %w", key, err)
 	}
-	if (m.Kind != archive.KindExported && m.Kind != archive.KindSuperseded) || len(m.Objects) != 1 {
+	if (m.Kind != domain.KindExported && m.Kind != domain.KindSuperseded) || len(m.Objects) != 1 {
 		return r, nil
 	}
 	r.Archived = true

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/metrics"
 )
 
@@ -24,9 +25,9 @@ func TestExpositionMatchesTheVecImplementation(t *testing.T) {
 	m.SetBuildInfo("v1.0.0")
 	day := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
-	m.RunFinished("daily-logins", metrics.OutcomeExported, 1200, 34567, 1500*time.Millisecond, day)
+	m.RunFinished("daily-logins", domain.OutcomeExported, 1200, 34567, 1500*time.Millisecond, day)
 	m.RunFailed("daily-logins", metrics.ReasonQuery, 70*time.Second)
-	m.RunFinished("daily-logins", metrics.OutcomeClaimed, 0, 0, 5*time.Millisecond, time.Time{})
+	m.RunFinished("daily-logins", domain.OutcomeClaimed, 0, 0, 5*time.Millisecond, time.Time{})
 	m.MissedFire("daily-logins", metrics.MissedOverlap)
 	m.LateRows("daily-logins", 17)
 	m.Revision("daily-logins")
@@ -34,7 +35,7 @@ func TestExpositionMatchesTheVecImplementation(t *testing.T) {
 
 	// Not configured: only the series its events touch exist (no rows or
 	// bytes series for a run that archived none, a +Inf-only duration).
-	m.RunFinished("adhoc", metrics.OutcomeSkipped, 0, 0, 4000*time.Second, day.Add(6*time.Hour))
+	m.RunFinished("adhoc", domain.OutcomeSkipped, 0, 0, 4000*time.Second, day.Add(6*time.Hour))
 	m.MissedFire("adhoc", "bogus")
 
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(vecExposition)); err != nil {

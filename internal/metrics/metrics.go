@@ -32,16 +32,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-)
 
-// Run outcomes, the values of the outcome label of exportd_runs_total.
-const (
-	OutcomeExported        = "exported"
-	OutcomeSkipped         = "skipped"
-	OutcomeLost            = "lost"
-	OutcomeAlreadyArchived = "already_archived"
-	OutcomeClaimed         = "claimed"
-	OutcomeFailed          = "failed"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Failure reasons, the values of the reason label of
@@ -64,11 +56,11 @@ const (
 
 // The label values, in the order of the count arrays of scheduleSeries.
 var (
-	outcomes       = [...]string{OutcomeExported, OutcomeSkipped, OutcomeLost, OutcomeAlreadyArchived, OutcomeClaimed, OutcomeFailed}
+	outcomes       = [...]string{domain.OutcomeExported, domain.OutcomeSkipped, domain.OutcomeLost, domain.OutcomeAlreadyArchived, domain.OutcomeClaimed, domain.OutcomeFailed}
 	failureReasons = [...]string{ReasonQuery, ReasonAuth, ReasonSchema, ReasonStore, ReasonOther}
 	missedReasons  = [...]string{MissedOverlap, MissedOverdue, MissedShutdown}
 
-	failedRun    = indexOf(outcomes[:], OutcomeFailed)
+	failedRun    = indexOf(outcomes[:], domain.OutcomeFailed)
 	otherFailure = indexOf(failureReasons[:], ReasonOther)
 	overdueMiss  = indexOf(missedReasons[:], MissedOverdue)
 )
@@ -178,7 +170,7 @@ func (m *Metrics) RunStarted() (done func()) {
 //   - the duration, for outcomes that queried the source (exported,
 //     skipped, failed): bookkeeping outcomes take milliseconds and would
 //     drown the real runs' quantiles;
-//   - lost_windows_total, for OutcomeLost;
+//   - lost_windows_total, for domain.OutcomeLost;
 //   - the freshness gauge, for exported, skipped and already archived
 //     units: windowEnd is the end of the window (or a snapshot's logical
 //     time); the gauge only moves forward, because catch-up finishes
@@ -214,16 +206,16 @@ func (m *Metrics) RunFinished(schedule, outcome string, rows, bytes int64, d tim
 		s.present |= 1 << bitBytes
 	}
 	switch outcome {
-	case OutcomeExported, OutcomeSkipped, OutcomeFailed:
+	case domain.OutcomeExported, domain.OutcomeSkipped, domain.OutcomeFailed:
 		s.observe(c.bounds, d.Seconds())
 	}
 	switch outcome {
-	case OutcomeExported, OutcomeSkipped, OutcomeAlreadyArchived:
+	case domain.OutcomeExported, domain.OutcomeSkipped, domain.OutcomeAlreadyArchived:
 		s.advanceFreshness(windowEnd)
-	case OutcomeLost:
+	case domain.OutcomeLost:
 		s.lost++
 		s.present |= 1 << bitLost
-	case OutcomeFailed:
+	case domain.OutcomeFailed:
 		s.failures[otherFailure]++
 		s.present |= 1 << (bitFailures + otherFailure)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 func newMetrics(t *testing.T, schedules ...string) (*Metrics, *prometheus.Registry) {
@@ -48,7 +50,7 @@ func TestNewPrecreatesEverySchedulesSeries(t *testing.T) {
 			t.Errorf("%s: %d series, want %d", name, got, want)
 		}
 	}
-	if got := value(t, reg, "exportd_runs_total", "schedule", "hourly-audit", "outcome", OutcomeLost); got != 0 {
+	if got := value(t, reg, "exportd_runs_total", "schedule", "hourly-audit", "outcome", domain.OutcomeLost); got != 0 {
 		t.Errorf("pre-created counter = %v, want 0", got)
 	}
 }
@@ -68,8 +70,8 @@ func TestNamesFollowPrometheusConventions(t *testing.T) {
 func TestRunFinishedExported(t *testing.T) {
 	m, reg := newMetrics(t, "daily-logins")
 	end := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	m.RunFinished("daily-logins", OutcomeExported, 1200, 34567, 1500*time.Millisecond, end)
-	m.RunFinished("daily-logins", OutcomeExported, 800, 10000, 3*time.Second, end.Add(24*time.Hour))
+	m.RunFinished("daily-logins", domain.OutcomeExported, 1200, 34567, 1500*time.Millisecond, end)
+	m.RunFinished("daily-logins", domain.OutcomeExported, 800, 10000, 3*time.Second, end.Add(24*time.Hour))
 
 	want := `
 # HELP exportd_rows_total Rows written to archived files.
@@ -86,7 +88,7 @@ exportd_last_success_window_end_timestamp_seconds{schedule="daily-logins"} 1.795
 		"exportd_rows_total", "exportd_bytes_total", "exportd_last_success_window_end_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
-	if got := value(t, reg, "exportd_runs_total", "schedule", "daily-logins", "outcome", OutcomeExported); got != 2 {
+	if got := value(t, reg, "exportd_runs_total", "schedule", "daily-logins", "outcome", domain.OutcomeExported); got != 2 {
 		t.Errorf("runs_total{exported} = %v, want 2", got)
 	}
 	count, sum := histogram(t, reg, "exportd_run_duration_seconds", "daily-logins")
@@ -103,21 +105,21 @@ func TestFreshnessOnlyMovesForward(t *testing.T) {
 	}
 
 	// Catch-up with parallelism finishes windows out of order.
-	m.RunFinished("hourly-audit", OutcomeExported, 1, 1, time.Second, t0.Add(2*time.Hour))
-	m.RunFinished("hourly-audit", OutcomeExported, 1, 1, time.Second, t0.Add(time.Hour))
+	m.RunFinished("hourly-audit", domain.OutcomeExported, 1, 1, time.Second, t0.Add(2*time.Hour))
+	m.RunFinished("hourly-audit", domain.OutcomeExported, 1, 1, time.Second, t0.Add(time.Hour))
 	if got, want := gauge(), float64(t0.Add(2*time.Hour).Unix()); got != want {
 		t.Errorf("after out-of-order windows: %v, want %v", got, want)
 	}
 	// A failure, a lost window and a claimed unit say nothing about freshness.
-	m.RunFinished("hourly-audit", OutcomeFailed, 0, 0, time.Second, t0.Add(5*time.Hour))
-	m.RunFinished("hourly-audit", OutcomeLost, 0, 0, 0, t0.Add(5*time.Hour))
-	m.RunFinished("hourly-audit", OutcomeClaimed, 0, 0, 0, t0.Add(5*time.Hour))
+	m.RunFinished("hourly-audit", domain.OutcomeFailed, 0, 0, time.Second, t0.Add(5*time.Hour))
+	m.RunFinished("hourly-audit", domain.OutcomeLost, 0, 0, 0, t0.Add(5*time.Hour))
+	m.RunFinished("hourly-audit", domain.OutcomeClaimed, 0, 0, 0, t0.Add(5*time.Hour))
 	if got, want := gauge(), float64(t0.Add(2*time.Hour).Unix()); got != want {
 		t.Errorf("after failed/lost/claimed: %v, want %v", got, want)
 	}
 	// A skipped window (condition) and an already archived one are archived.
-	m.RunFinished("hourly-audit", OutcomeSkipped, 0, 0, time.Second, t0.Add(3*time.Hour))
-	m.RunFinished("hourly-audit", OutcomeAlreadyArchived, 0, 0, 0, t0.Add(4*time.Hour))
+	m.RunFinished("hourly-audit", domain.OutcomeSkipped, 0, 0, time.Second, t0.Add(3*time.Hour))
+	m.RunFinished("hourly-audit", domain.OutcomeAlreadyArchived, 0, 0, 0, t0.Add(4*time.Hour))
 	if got, want := gauge(), float64(t0.Add(4*time.Hour).Unix()); got != want {
 		t.Errorf("after skipped/already archived: %v, want %v", got, want)
 	}
@@ -129,16 +131,16 @@ func TestFreshnessOnlyMovesForward(t *testing.T) {
 
 func TestBookkeepingOutcomesAreNotTimed(t *testing.T) {
 	m, reg := newMetrics(t, "s")
-	m.RunFinished("s", OutcomeAlreadyArchived, 0, 0, time.Millisecond, time.Time{})
-	m.RunFinished("s", OutcomeClaimed, 0, 0, time.Millisecond, time.Time{})
-	m.RunFinished("s", OutcomeLost, 0, 0, time.Millisecond, time.Time{})
+	m.RunFinished("s", domain.OutcomeAlreadyArchived, 0, 0, time.Millisecond, time.Time{})
+	m.RunFinished("s", domain.OutcomeClaimed, 0, 0, time.Millisecond, time.Time{})
+	m.RunFinished("s", domain.OutcomeLost, 0, 0, time.Millisecond, time.Time{})
 	if count, _ := histogram(t, reg, "exportd_run_duration_seconds", "s"); count != 0 {
 		t.Errorf("duration count = %d, want 0", count)
 	}
 	if got := value(t, reg, "exportd_lost_windows_total", "schedule", "s"); got != 1 {
 		t.Errorf("lost_windows_total = %v, want 1", got)
 	}
-	for _, o := range []string{OutcomeAlreadyArchived, OutcomeClaimed, OutcomeLost} {
+	for _, o := range []string{domain.OutcomeAlreadyArchived, domain.OutcomeClaimed, domain.OutcomeLost} {
 		if got := value(t, reg, "exportd_runs_total", "schedule", "s", "outcome", o); got != 1 {
 			t.Errorf("runs_total{%s} = %v, want 1", o, got)
 		}
@@ -149,8 +151,8 @@ func TestRunFailedReasons(t *testing.T) {
 	m, reg := newMetrics(t, "s")
 	m.RunFailed("s", ReasonQuery, 2*time.Second)
 	m.RunFailed("s", ReasonAuth, time.Second)
-	m.RunFailed("s", "typo", time.Second)                             // counted as other
-	m.RunFinished("s", OutcomeFailed, 0, 0, time.Second, time.Time{}) // reason unknown: other
+	m.RunFailed("s", "typo", time.Second)                                    // counted as other
+	m.RunFinished("s", domain.OutcomeFailed, 0, 0, time.Second, time.Time{}) // reason unknown: other
 	want := map[string]float64{ReasonQuery: 1, ReasonAuth: 1, ReasonSchema: 0, ReasonStore: 0, ReasonOther: 2}
 	for r, w := range want {
 		if got := value(t, reg, "exportd_run_failures_total", "schedule", "s", "reason", r); got != w {
@@ -160,7 +162,7 @@ func TestRunFailedReasons(t *testing.T) {
 	if n, _ := testutil.GatherAndCount(reg, "exportd_run_failures_total"); n != len(failureReasons) {
 		t.Errorf("failure series = %d, want %d (no new label values)", n, len(failureReasons))
 	}
-	if got := value(t, reg, "exportd_runs_total", "schedule", "s", "outcome", OutcomeFailed); got != 4 {
+	if got := value(t, reg, "exportd_runs_total", "schedule", "s", "outcome", domain.OutcomeFailed); got != 4 {
 		t.Errorf("runs_total{failed} = %v, want 4", got)
 	}
 	if count, _ := histogram(t, reg, "exportd_run_duration_seconds", "s"); count != 4 {
@@ -249,8 +251,8 @@ exportd_build_info{version="v0.2.0"} 1
 
 func TestResetSchedulesAfterReload(t *testing.T) {
 	m, reg := newMetrics(t, "kept", "removed")
-	m.RunFinished("kept", OutcomeExported, 10, 100, time.Second, time.Unix(1000, 0))
-	m.RunFinished("removed", OutcomeExported, 10, 100, time.Second, time.Unix(1000, 0))
+	m.RunFinished("kept", domain.OutcomeExported, 10, 100, time.Second, time.Unix(1000, 0))
+	m.RunFinished("removed", domain.OutcomeExported, 10, 100, time.Second, time.Unix(1000, 0))
 
 	m.ResetSchedules([]string{"kept", "added"})
 
@@ -307,7 +309,7 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.AddSchedules("s")
 	m.ResetSchedules([]string{"s"})
 	m.RunStarted()()
-	m.RunFinished("s", OutcomeExported, 1, 1, time.Second, time.Now())
+	m.RunFinished("s", domain.OutcomeExported, 1, 1, time.Second, time.Now())
 	m.RunFailed("s", ReasonQuery, time.Second)
 	m.SetFreshness("s", time.Now())
 	m.MissedFire("s", MissedOverlap)
@@ -394,7 +396,7 @@ func TestCountersCarryCreatedTimestamps(t *testing.T) {
 	m, reg := newMetrics(t, "kept", "readded")
 	after := time.Now()
 	for _, c := range [][]string{
-		{"exportd_runs_total", "schedule", "kept", "outcome", OutcomeExported},
+		{"exportd_runs_total", "schedule", "kept", "outcome", domain.OutcomeExported},
 		{"exportd_run_failures_total", "schedule", "kept", "reason", ReasonAuth},
 		{"exportd_missed_fires_total", "schedule", "kept", "reason", MissedShutdown},
 		{"exportd_rows_total", "schedule", "kept"},
@@ -441,7 +443,7 @@ func TestNilRegisterer(t *testing.T) {
 	// work, and two of them do not collide.
 	m := New(nil, []string{"s"})
 	New(nil, []string{"s"})
-	m.RunFinished("s", OutcomeExported, 7, 70, time.Second, time.Unix(1000, 0))
+	m.RunFinished("s", domain.OutcomeExported, 7, 70, time.Second, time.Unix(1000, 0))
 	m.RunStarted()()
 	m.ConfigReloaded(true, time.Unix(1000, 0))
 	m.SetBuildInfo("v")
@@ -494,7 +496,7 @@ func TestConcurrentEventsAndScrapes(t *testing.T) {
 		wg.Go(func() {
 			for i := range events {
 				for _, n := range names {
-					m.RunFinished(n, OutcomeExported, 3, 5, time.Second, end.Add(time.Duration(w*events+i)*time.Second))
+					m.RunFinished(n, domain.OutcomeExported, 3, 5, time.Second, end.Add(time.Duration(w*events+i)*time.Second))
 					m.RunFailed(n, ReasonStore, 2*time.Second)
 					m.MissedFire(n, MissedOverlap)
 					m.LateRows(n, 1)
@@ -520,8 +522,8 @@ func TestConcurrentEventsAndScrapes(t *testing.T) {
 			labels []string
 			want   float64
 		}{
-			{"exportd_runs_total", []string{"outcome", OutcomeExported}, total},
-			{"exportd_runs_total", []string{"outcome", OutcomeFailed}, total},
+			{"exportd_runs_total", []string{"outcome", domain.OutcomeExported}, total},
+			{"exportd_runs_total", []string{"outcome", domain.OutcomeFailed}, total},
 			{"exportd_run_failures_total", []string{"reason", ReasonStore}, total},
 			{"exportd_missed_fires_total", []string{"reason", MissedOverlap}, total},
 			{"exportd_rows_total", nil, 3 * total},

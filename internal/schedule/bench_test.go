@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/robfig/cron/v3"
 )
 
@@ -183,7 +183,7 @@ func BenchmarkPlanHourlyFiveYears(b *testing.B) {
 		Windows: &WindowSpec{Every: EveryHour, Location: la, Start: time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}
 	T := time.Date(2027, 1, 1, 0, 5, 0, 0, la)
-	archived := func(w archive.Window) bool { return !w.Start.IsZero() }
+	archived := func(w domain.Window) bool { return !w.Start.IsZero() }
 	var ours, base time.Duration
 	var windows int
 	for range b.N {
@@ -196,7 +196,7 @@ func BenchmarkPlanHourlyFiveYears(b *testing.B) {
 
 		t0 = time.Now()
 		windows = 0
-		for w := (archive.Window{Start: s.Windows.StartInstant(), End: s.Windows.StartInstant().Add(time.Hour)}); !w.End.After(T); w = (archive.Window{Start: w.End, End: w.End.Add(time.Hour)}) {
+		for w := (domain.Window{Start: s.Windows.StartInstant(), End: s.Windows.StartInstant().Add(time.Hour)}); !w.End.After(T); w = (domain.Window{Start: w.End, End: w.End.Add(time.Hour)}) {
 			if !archived(w) {
 				b.Fatal(w)
 			}

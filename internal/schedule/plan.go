@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // CatchUp is a schedule's policy for closed windows that are not archived.
@@ -41,7 +41,7 @@ type Plan struct {
 	// Lost lists, oldest first, the windows the policy selected but whose
 	// data the source no longer has: each gets a lost manifest, not an
 	// empty export.
-	Lost []archive.Window
+	Lost []domain.Window
 	// Skipped is how many closed, unarchived windows since Start the policy
 	// leaves out (downtime under skip, all but the latest under latest). It
 	// is a level, not an increment: a window that stays missing is counted
@@ -51,7 +51,7 @@ type Plan struct {
 
 // PlannedWindow is a window to export.
 type PlannedWindow struct {
-	Window archive.Window
+	Window domain.Window
 	// AtRisk marks a window that started before the source's retention
 	// cutoff but ends after it: the source has already dropped its oldest
 	// rows, or is about to. It is exported (what remains is worth keeping)
@@ -78,7 +78,7 @@ type PlannedWindow struct {
 // source's present (normally the wall clock), not T. A selected window
 // with End <= cutoff goes to Lost; one with Start < cutoff < End is exported
 // with AtRisk. retention 0 means the source keeps everything.
-func (s Schedule) Plan(T time.Time, policy CatchUp, archived func(archive.Window) bool, retention time.Duration, sourceNow time.Time) (Plan, error) {
+func (s Schedule) Plan(T time.Time, policy CatchUp, archived func(domain.Window) bool, retention time.Duration, sourceNow time.Time) (Plan, error) {
 	if err := s.Windows.Validate(); err != nil {
 		return Plan{}, fmt.Errorf("plan: %w", err)
 	}

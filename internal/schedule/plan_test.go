@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // laDays returns the LA day windows of March 2027 from day a to day b
 // inclusive.
-func laDays(t testing.TB, a, b int) []archive.Window {
+func laDays(t testing.TB, a, b int) []domain.Window {
 	t.Helper()
 	la := mustLoc(t, "America/Los_Angeles")
-	var out []archive.Window
+	var out []domain.Window
 	for d := a; d <= b; d++ {
-		out = append(out, archive.Window{
+		out = append(out, domain.Window{
 			Start: time.Date(2027, 3, d, 0, 0, 0, 0, la).UTC(),
 			End:   time.Date(2027, 3, d+1, 0, 0, 0, 0, la).UTC(),
 		})
@@ -25,17 +25,17 @@ func laDays(t testing.TB, a, b int) []archive.Window {
 	return out
 }
 
-func archivedSet(ws ...[]archive.Window) func(archive.Window) bool {
+func archivedSet(ws ...[]domain.Window) func(domain.Window) bool {
 	set := map[string]bool{}
 	for _, list := range ws {
 		for _, w := range list {
 			set[w.ID()] = true
 		}
 	}
-	return func(w archive.Window) bool { return set[w.ID()] }
+	return func(w domain.Window) bool { return set[w.ID()] }
 }
 
-func planned(ws []archive.Window, atRisk int) []PlannedWindow {
+func planned(ws []domain.Window, atRisk int) []PlannedWindow {
 	out := make([]PlannedWindow, len(ws))
 	for i, w := range ws {
 		out[i] = PlannedWindow{Window: w, AtRisk: i < atRisk}
@@ -53,7 +53,7 @@ func TestPlan(t *testing.T) {
 		sched     Schedule
 		T         time.Time
 		policy    CatchUp
-		archived  func(archive.Window) bool
+		archived  func(domain.Window) bool
 		retention time.Duration
 		sourceNow time.Time
 	}
@@ -171,7 +171,7 @@ func TestPlanHourlyFallBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Plan{Export: planned([]archive.Window{
+	want := Plan{Export: planned([]domain.Window{
 		win(t, "2027-11-07T08:00:00Z", "2027-11-07T09:00:00Z"),
 		win(t, "2027-11-07T09:00:00Z", "2027-11-07T10:00:00Z"),
 	}, 0), Skipped: 1}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Fire is one upcoming fire of a schedule, for `exportd next`.
@@ -16,7 +16,7 @@ type Fire struct {
 	// Windows are the windows this fire would export if nothing were
 	// archived yet: those that became closed since the previous fire
 	// (previous fire < End+Lag <= this fire). Nil for a snapshot schedule.
-	Windows []archive.Window
+	Windows []domain.Window
 }
 
 // Preview returns the next n fires of c strictly after from. ws is nil for

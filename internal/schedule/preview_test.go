@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 func TestPreview(t *testing.T) {
@@ -13,7 +13,7 @@ func TestPreview(t *testing.T) {
 	type fire struct {
 		local   string
 		utc     string
-		windows []archive.Window
+		windows []domain.Window
 	}
 	tests := []struct {
 		name string
@@ -39,12 +39,12 @@ func TestPreview(t *testing.T) {
 		{"hourly windows over the fall-back night", "0 * * * *",
 			&WindowSpec{Every: EveryHour, Location: la, Start: time.Date(2027, 11, 1, 0, 0, 0, 0, time.UTC)},
 			"2027-11-07T00:30:00-07:00", 3, []fire{
-				{"2027-11-07 01:00 PDT", "2027-11-07T08:00:00Z", []archive.Window{win(t, "2027-11-07T07:00:00Z", "2027-11-07T08:00:00Z")}},
-				{"2027-11-07 02:00 PST", "2027-11-07T10:00:00Z", []archive.Window{
+				{"2027-11-07 01:00 PDT", "2027-11-07T08:00:00Z", []domain.Window{win(t, "2027-11-07T07:00:00Z", "2027-11-07T08:00:00Z")}},
+				{"2027-11-07 02:00 PST", "2027-11-07T10:00:00Z", []domain.Window{
 					win(t, "2027-11-07T08:00:00Z", "2027-11-07T09:00:00Z"),
 					win(t, "2027-11-07T09:00:00Z", "2027-11-07T10:00:00Z"),
 				}},
-				{"2027-11-07 03:00 PST", "2027-11-07T11:00:00Z", []archive.Window{win(t, "2027-11-07T10:00:00Z", "2027-11-07T11:00:00Z")}},
+				{"2027-11-07 03:00 PST", "2027-11-07T11:00:00Z", []domain.Window{win(t, "2027-11-07T10:00:00Z", "2027-11-07T11:00:00Z")}},
 			}},
 		{"fires before Start export nothing", "0 3 * * *",
 			&WindowSpec{Every: EveryDay, Location: la, Start: time.Date(2027, 3, 14, 0, 0, 0, 0, time.UTC)},

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Every is the size of a schedule's windows.
@@ -107,18 +107,18 @@ func (ws *WindowSpec) StartInstant() time.Time {
 
 // Align returns the window that contains t. It does not look at Start: a
 // window before Start is still a window of the spec.
-func (ws *WindowSpec) Align(t time.Time) (archive.Window, error) {
+func (ws *WindowSpec) Align(t time.Time) (domain.Window, error) {
 	if err := ws.Validate(); err != nil {
-		return archive.Window{}, err
+		return domain.Window{}, err
 	}
 	return ws.align(t), nil
 }
 
-func (ws *WindowSpec) align(t time.Time) archive.Window {
+func (ws *WindowSpec) align(t time.Time) domain.Window {
 	loc := ws.loc()
 	if ws.Every == EveryHour {
 		s := hourFloor(t, loc)
-		return archive.Window{Start: s.UTC(), End: hourAfter(s, loc).UTC()}
+		return domain.Window{Start: s.UTC(), End: hourAfter(s, loc).UTC()}
 	}
 	// Calendar units: start from t's local date; a date that repeats
 	// (a fall-back across midnight) or a skipped date can put t in the unit
@@ -126,11 +126,11 @@ func (ws *WindowSpec) align(t time.Time) archive.Window {
 	// Two steps suffice for any real zone; the bound only guards against
 	// corrupt zone data.
 	u := ws.unitStart(wallOf(t, loc))
-	var w archive.Window
+	var w domain.Window
 	for range 8 {
 		nu := ws.unitNext(u)
 		s, e := startOfDay(u, loc), startOfDay(nu, loc)
-		w = archive.Window{Start: s.UTC(), End: e.UTC()}
+		w = domain.Window{Start: s.UTC(), End: e.UTC()}
 		switch {
 		case !t.Before(e):
 			u = nu
@@ -169,36 +169,36 @@ func (ws *WindowSpec) unitNext(u time.Time) time.Time {
 
 // IsAligned reports whether w is one of the spec's windows (in any zone's
 // representation of the same instants).
-func (ws *WindowSpec) IsAligned(w archive.Window) bool {
+func (ws *WindowSpec) IsAligned(w domain.Window) bool {
 	a, err := ws.Align(w.Start)
 	return err == nil && a.Start.Equal(w.Start) && a.End.Equal(w.End)
 }
 
 // Next returns the window that follows the aligned window w.
-func (ws *WindowSpec) Next(w archive.Window) (archive.Window, error) {
+func (ws *WindowSpec) Next(w domain.Window) (domain.Window, error) {
 	if !ws.IsAligned(w) {
 		if err := ws.Validate(); err != nil {
-			return archive.Window{}, err
+			return domain.Window{}, err
 		}
-		return archive.Window{}, fmt.Errorf("next window after %s: %w", w, ErrMisaligned)
+		return domain.Window{}, fmt.Errorf("next window after %s: %w", w, ErrMisaligned)
 	}
 	return ws.next(w), nil
 }
 
-func (ws *WindowSpec) next(w archive.Window) archive.Window {
+func (ws *WindowSpec) next(w domain.Window) domain.Window {
 	if ws.Every == EveryHour {
-		return archive.Window{Start: w.End, End: hourAfter(w.End, ws.loc()).UTC()}
+		return domain.Window{Start: w.End, End: hourAfter(w.End, ws.loc()).UTC()}
 	}
 	return ws.align(w.End)
 }
 
 // prev returns the window before the aligned window w.
-func (ws *WindowSpec) prev(w archive.Window) archive.Window {
+func (ws *WindowSpec) prev(w domain.Window) domain.Window {
 	return ws.align(w.Start.Add(-time.Nanosecond))
 }
 
 // first returns the first window that starts at or after StartInstant.
-func (ws *WindowSpec) first() archive.Window {
+func (ws *WindowSpec) first() domain.Window {
 	start := ws.StartInstant()
 	w := ws.align(start)
 	if w.Start.Before(start) {
@@ -209,7 +209,7 @@ func (ws *WindowSpec) first() archive.Window {
 
 // Closed returns, oldest first, every window w with w.Start >= StartInstant
 // and w.End+Lag <= T.
-func (ws *WindowSpec) Closed(T time.Time) ([]archive.Window, error) {
+func (ws *WindowSpec) Closed(T time.Time) ([]domain.Window, error) {
 	if err := ws.Validate(); err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (ws *WindowSpec) Closed(T time.Time) ([]archive.Window, error) {
 // closedBetween returns, oldest first, the windows since StartInstant that
 // became closed in (after, T]: after < End+Lag <= T. A zero after means
 // since the first window.
-func (ws *WindowSpec) closedBetween(after, T time.Time) []archive.Window {
+func (ws *WindowSpec) closedBetween(after, T time.Time) []domain.Window {
 	w := ws.first()
 	if !after.IsZero() {
 		// The window holding after-Lag is the first whose End+Lag > after.
@@ -227,7 +227,7 @@ func (ws *WindowSpec) closedBetween(after, T time.Time) []archive.Window {
 			w = a
 		}
 	}
-	var out []archive.Window
+	var out []domain.Window
 	for !w.End.Add(ws.Lag).After(T) {
 		out = append(out, w)
 		w = ws.next(w)
@@ -237,13 +237,13 @@ func (ws *WindowSpec) closedBetween(after, T time.Time) []archive.Window {
 
 // Latest returns the most recent window closed at T (End+Lag <= T), or
 // ErrNoClosedWindow if no window since StartInstant is closed yet.
-func (ws *WindowSpec) Latest(T time.Time) (archive.Window, error) {
+func (ws *WindowSpec) Latest(T time.Time) (domain.Window, error) {
 	if err := ws.Validate(); err != nil {
-		return archive.Window{}, err
+		return domain.Window{}, err
 	}
 	w := ws.prev(ws.align(T.Add(-ws.Lag)))
 	if w.Start.Before(ws.StartInstant()) {
-		return archive.Window{}, fmt.Errorf("latest window at %s: %w", T.UTC().Format(time.RFC3339), ErrNoClosedWindow)
+		return domain.Window{}, fmt.Errorf("latest window at %s: %w", T.UTC().Format(time.RFC3339), ErrNoClosedWindow)
 	}
 	return w, nil
 }

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
-func win(t testing.TB, start, end string) archive.Window {
+func win(t testing.TB, start, end string) domain.Window {
 	t.Helper()
-	return archive.Window{Start: ts(t, start), End: ts(t, end)}
+	return domain.Window{Start: ts(t, start), End: ts(t, end)}
 }
 
 func weekday(d time.Weekday) *time.Weekday { return &d }
@@ -64,7 +64,7 @@ func TestAlign(t *testing.T) {
 		name  string
 		ws    WindowSpec
 		at    string
-		want  archive.Window
+		want  domain.Window
 		hours float64
 	}{
 		{"LA day before spring", WindowSpec{Every: EveryDay, Location: la}, "2027-03-13T12:00:00-08:00",
@@ -136,7 +136,7 @@ func TestIsAlignedRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ws   WindowSpec
-		w    archive.Window
+		w    domain.Window
 	}{
 		{"UTC day on an LA schedule", day, win(t, "2027-03-13T00:00:00Z", "2027-03-14T00:00:00Z")},
 		{"24h on the 23h day", day, win(t, "2027-03-14T08:00:00Z", "2027-03-15T08:00:00Z")},
@@ -274,14 +274,14 @@ func TestStartInstant(t *testing.T) {
 func TestClosedAndLatest(t *testing.T) {
 	la := mustLoc(t, "America/Los_Angeles")
 	ws := &WindowSpec{Every: EveryDay, Lag: 2 * time.Hour, Location: la, Start: time.Date(2027, 3, 12, 0, 0, 0, 0, time.UTC)}
-	days := []archive.Window{
+	days := []domain.Window{
 		win(t, "2027-03-12T08:00:00Z", "2027-03-13T08:00:00Z"),
 		win(t, "2027-03-13T08:00:00Z", "2027-03-14T08:00:00Z"),
 		win(t, "2027-03-14T08:00:00Z", "2027-03-15T07:00:00Z"),
 	}
 	tests := []struct {
 		at   string
-		want []archive.Window
+		want []domain.Window
 	}{
 		{"2027-03-13T09:59:59Z", nil},      // first day ends 08:00Z, closes 10:00Z
 		{"2027-03-13T10:00:00Z", days[:1]}, // End+Lag <= T is inclusive
@@ -323,7 +323,7 @@ func TestClosedHoursOnFallBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []archive.Window{
+	want := []domain.Window{
 		win(t, "2027-11-07T07:00:00Z", "2027-11-07T08:00:00Z"), // 00:00 PDT
 		win(t, "2027-11-07T08:00:00Z", "2027-11-07T09:00:00Z"), // 01:00 PDT
 		win(t, "2027-11-07T09:00:00Z", "2027-11-07T10:00:00Z"), // 01:00 PST

@@ -82,18 +82,6 @@ const (
 	TriggerCatchUp = "catch-up"
 )
 
-// RunOutcome statuses the server adds to the run outcomes
-// (exported, skipped, lost, already_archived, claimed, failed).
-const (
-	// OutcomeAccepted: the run started; the client did not wait for it.
-	OutcomeAccepted = "accepted"
-	// OutcomeRunning is a RunRecord's outcome while it runs.
-	OutcomeRunning = "running"
-	// OutcomeAlreadyArchived is the status of a run-now answer for an
-	// archived window.
-	OutcomeAlreadyArchived = "already_archived"
-)
-
 // ScheduleStatus is one schedule as the API shows it.
 type ScheduleStatus struct {
 	Name        string `json:"name"`

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Environment variables the CLI reads the API token from. There is no flag:
@@ -155,7 +157,7 @@ func (c *Client) RunNow(ctx context.Context, name string, req RunRequest) (RunOu
 	if err := c.do(ctx, http.MethodPost, "/api/v1/schedules/"+url.PathEscape(name)+"/run", q, body, &out); err != nil {
 		return out, err
 	}
-	if out.Status == OutcomeAlreadyArchived {
+	if out.Status == domain.OutcomeAlreadyArchived {
 		return out, fmt.Errorf("schedule %q: %w: %s", name, ErrAlreadyArchived, out.Key)
 	}
 	return out, nil

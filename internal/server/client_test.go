@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 func TestClientRoundTrips(t *testing.T) {
@@ -30,7 +32,7 @@ func TestClientRoundTrips(t *testing.T) {
 	}
 
 	out, err := c.RunNow(ctx, "daily-logins", RunRequest{})
-	if err != nil || out.Status != OutcomeAccepted || out.Run.ID != "r-9" {
+	if err != nil || out.Status != domain.OutcomeAccepted || out.Run.ID != "r-9" {
 		t.Errorf("run now: %+v, %v", out, err)
 	}
 	ws := time.Date(2026, 11, 23, 0, 0, 0, 0, la)

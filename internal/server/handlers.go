@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Limits of GET /api/v1/runs.
@@ -119,8 +121,8 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out, err := s.trigger.RunNow(r.Context(), req)
-	if errors.Is(err, ErrAlreadyArchived) || (err == nil && out.Status == OutcomeAlreadyArchived) {
-		out.Status = OutcomeAlreadyArchived
+	if errors.Is(err, ErrAlreadyArchived) || (err == nil && out.Status == domain.OutcomeAlreadyArchived) {
+		out.Status = domain.OutcomeAlreadyArchived
 		if out.Key == "" {
 			out.Key = out.Run.Key
 		}
@@ -140,7 +142,7 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) {
 	if !wait {
 		status = http.StatusAccepted
 		if out.Status == "" {
-			out.Status = OutcomeAccepted
+			out.Status = domain.OutcomeAccepted
 		}
 	}
 	s.writeJSON(w, status, out)

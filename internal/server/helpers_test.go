@@ -17,6 +17,8 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/exportd/exportd/internal/domain"
 )
 
 func TestMain(m *testing.M) {
@@ -163,7 +165,7 @@ func (f *fakeTrigger) RunNow(ctx context.Context, req RunRequest) (RunOutcome, e
 		return runOut, runErr
 	}
 	run := RunRecord{ID: "r-9", Schedule: req.Schedule, Trigger: TriggerAPI,
-		Started: time.Date(2026, 11, 25, 10, 0, 0, 0, la), Outcome: OutcomeRunning}
+		Started: time.Date(2026, 11, 25, 10, 0, 0, 0, la), Outcome: domain.OutcomeRunning}
 	if !req.Wait {
 		return RunOutcome{Run: run}, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/metrics"
 )
 
@@ -198,7 +199,7 @@ func TestRunNow(t *testing.T) {
 		a := ts.call(t, "POST", "/api/v1/schedules/daily-logins/run", testToken, "")
 		wantStatus(t, a, 202)
 		out := decode[RunOutcome](t, a)
-		if out.Status != OutcomeAccepted || out.Run.ID != "r-9" || out.Run.Outcome != OutcomeRunning {
+		if out.Status != domain.OutcomeAccepted || out.Run.ID != "r-9" || out.Run.Outcome != domain.OutcomeRunning {
 			t.Errorf("outcome %+v", out)
 		}
 		if !strings.Contains(a.Body, `"started":"2026-11-25T18:00:00Z"`) {
@@ -434,7 +435,7 @@ func TestStatusPage(t *testing.T) {
 func TestMetricsEndpoint(t *testing.T) {
 	ts := start(t)
 	m := metrics.New(ts.Reg, []string{"daily-logins"})
-	m.RunFinished("daily-logins", metrics.OutcomeExported, 1200, 34567, 2*time.Second, time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
+	m.RunFinished("daily-logins", domain.OutcomeExported, 1200, 34567, 2*time.Second, time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
 	a := ts.call(t, "GET", "/metrics", "", "")
 	if a.Status != 200 {
 		t.Fatalf("status %d", a.Status)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Run runs the acceptance suite. newStore must return an empty store that
@@ -460,7 +461,7 @@ func testBadKeys(t *testing.T, s archive.Store) {
 	for _, key := range BadKeys {
 		check := func(op string, err error) {
 			t.Helper()
-			if !errors.Is(err, archive.ErrBadKey) {
+			if !errors.Is(err, domain.ErrBadKey) {
 				t.Errorf("%s(%q): err = %v, want ErrBadKey", op, key, err)
 			}
 		}
@@ -502,7 +503,7 @@ func testListStaysInside(t *testing.T, s archive.Store) {
 			listed = append(listed, oi.Key)
 			return nil
 		})
-		if !errors.Is(err, archive.ErrBadKey) {
+		if !errors.Is(err, domain.ErrBadKey) {
 			t.Errorf("List(%q): err = %v, want ErrBadKey", prefix, err)
 		}
 		if len(listed) > 0 {
@@ -536,26 +537,26 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func testLayout(t *testing.T) archive.Layout {
+func testLayout(t *testing.T) domain.Layout {
 	t.Helper()
 	loc, err := time.LoadLocation("America/Los_Angeles")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := archive.ParseFilename("{window_start:2006-01-02_1504}_{schedule}", true)
+	f, err := domain.ParseFilename("{window_start:2006-01-02_1504}_{schedule}", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return archive.Layout{Prefix: "dest/audit", Schedule: "daily", Location: loc, Filename: f, Ext: ".csv"}
+	return domain.Layout{Prefix: "dest/audit", Schedule: "daily", Location: loc, Filename: f, Ext: ".csv"}
 }
 
 // unitN is day n of a daily schedule starting on the DST change of
 // 2027-03-14 in Los Angeles (windows start at local midnight).
-func unitN(t *testing.T, l archive.Layout, n int) archive.Unit {
+func unitN(t *testing.T, l domain.Layout, n int) domain.Unit {
 	day := time.Date(2027, 3, 14, 0, 0, 0, 0, l.Location).AddDate(0, 0, n)
 	end := day.AddDate(0, 0, 1)
-	return archive.Unit{Schedule: l.Schedule, Logical: end.Add(time.Hour).UTC(),
-		Window: archive.Window{Start: day.UTC(), End: end.UTC()}}
+	return domain.Unit{Schedule: l.Schedule, Logical: end.Add(time.Hour).UTC(),
+		Window: domain.Window{Start: day.UTC(), End: end.UTC()}}
 }
 
 func replica(s archive.Store, name string, clk *clock) *archive.Archive {
@@ -566,10 +567,10 @@ func replica(s archive.Store, name string, clk *clock) *archive.Archive {
 	return a
 }
 
-func newManifest(a *archive.Archive, l archive.Layout, u archive.Unit, objKey string) *archive.Manifest {
+func newManifest(a *archive.Archive, l domain.Layout, u domain.Unit, objKey string) *archive.Manifest {
 	w := u.Window
 	return &archive.Manifest{
-		Kind: archive.KindExported, Schedule: l.Schedule, UnitID: u.ID(), LogicalTime: u.Logical,
+		Kind: domain.KindExported, Schedule: l.Schedule, UnitID: u.ID(), LogicalTime: u.Logical,
 		Window: &w, Timezone: l.Location.String(), Revision: 1,
 		Run:     archive.RunInfo{StartedAt: u.Logical, FinishedAt: u.Logical.Add(time.Second), Attempt: 1, Instance: a.Instance, ExportdVersion: "test"},
 		Source:  archive.Source{Name: "demo", Dialect: "duckdb"},
@@ -580,7 +581,7 @@ func newManifest(a *archive.Archive, l archive.Layout, u archive.Unit, objKey st
 }
 
 // export runs unit u through the whole protocol as one replica.
-func export(ctx context.Context, a *archive.Archive, l archive.Layout, u archive.Unit) (string, error) {
+func export(ctx context.Context, a *archive.Archive, l domain.Layout, u domain.Unit) (string, error) {
 	c, err := a.Claim(ctx, l, u, 1)
 	if err != nil {
 		return "", err
@@ -604,7 +605,7 @@ func export(ctx context.Context, a *archive.Archive, l archive.Layout, u archive
 	return key, err
 }
 
-func mustExport(t *testing.T, a *archive.Archive, l archive.Layout, u archive.Unit) string {
+func mustExport(t *testing.T, a *archive.Archive, l domain.Layout, u domain.Unit) string {
 	t.Helper()
 	key, err := export(t.Context(), a, l, u)
 	if err != nil {
@@ -618,7 +619,7 @@ func mustExport(t *testing.T, a *archive.Archive, l archive.Layout, u archive.Un
 // it holds n manifests and that no manifest of the schedule is outside it.
 // It returns their keys in commit order. (archive.Verify also reads the
 // objects back; the protocol tests commit manifests without real objects.)
-func VerifyChain(t *testing.T, s archive.Store, l archive.Layout, n int) []string {
+func VerifyChain(t *testing.T, s archive.Store, l domain.Layout, n int) []string {
 	t.Helper()
 	ctx := t.Context()
 	rep := &archive.Report{}
@@ -671,17 +672,17 @@ func testVerify(t *testing.T, s archive.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Problems) > 0 || rep.Manifests != 3 || rep.Objects != 3 || rep.Bytes == 0 || rep.Kinds[archive.KindExported] != 3 {
+	if len(rep.Problems) > 0 || rep.Manifests != 3 || rep.Objects != 3 || rep.Bytes == 0 || rep.Kinds[domain.KindExported] != 3 {
 		t.Fatalf("report %+v", rep)
 	}
-	want := []archive.Window{unitN(t, l, 0).Window, unitN(t, l, 2).Window}
+	want := []domain.Window{unitN(t, l, 0).Window, unitN(t, l, 2).Window}
 	if len(rep.Missing) != 2 || rep.Missing[0] != want[0] || rep.Missing[1] != want[1] || rep.OK() {
 		t.Fatalf("missing %v, want %v", rep.Missing, want)
 	}
 	if !rep.First.Equal(unitN(t, l, 1).Window.Start) || !rep.Last.Equal(unitN(t, l, 4).Window.End) {
 		t.Errorf("covers %s to %s", rep.First, rep.Last)
 	}
-	empty, err := archive.Verify(ctx, s, archive.Layout{Prefix: l.Prefix, Schedule: "nothing-yet"}, archive.VerifyOptions{})
+	empty, err := archive.Verify(ctx, s, domain.Layout{Prefix: l.Prefix, Schedule: "nothing-yet"}, archive.VerifyOptions{})
 	if err != nil || !empty.OK() || empty.Manifests != 0 {
 		t.Fatalf("a schedule with nothing archived: %+v, %v", empty, err)
 	}
@@ -955,7 +956,7 @@ func testChain(t *testing.T, s archive.Store) {
 
 // advanceHeadAndDie does what a committer does up to advancing the head, and
 // dies before writing its manifest.
-func advanceHeadAndDie(t *testing.T, a *archive.Archive, l archive.Layout, u archive.Unit) (key string, data []byte) {
+func advanceHeadAndDie(t *testing.T, a *archive.Archive, l domain.Layout, u domain.Unit) (key string, data []byte) {
 	t.Helper()
 	ctx := t.Context()
 	if _, err := a.Claim(ctx, l, u, 1); err != nil {

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // tmpDir holds in-flight writes; it is never listed.
@@ -73,11 +74,11 @@ func (s *Store) Root() string { return s.root }
 func (s *Store) Describe() string { return "file://" + s.root }
 
 func (s *Store) path(key string) (string, error) {
-	if err := archive.ValidateKey(key); err != nil {
+	if err := domain.ValidateKey(key); err != nil {
 		return "", err
 	}
 	if key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
-		return "", fmt.Errorf("%w %q: reserved", archive.ErrBadKey, key)
+		return "", fmt.Errorf("%w %q: reserved", domain.ErrBadKey, key)
 	}
 	return filepath.Join(s.root, filepath.FromSlash(key)), nil
 }
@@ -125,7 +126,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, archive.Obj
 
 // List implements archive.Reader.
 func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
-	if err := archive.ValidateListPrefix(prefix); err != nil {
+	if err := domain.ValidateListPrefix(prefix); err != nil {
 		return err
 	}
 	// Walk from the deepest folder the prefix names, then filter.
@@ -354,7 +355,7 @@ func (s *Store) smallPath(key string) (string, error) {
 		return "", err
 	}
 	if strings.HasSuffix(key, ".lock") {
-		return "", fmt.Errorf("%w %q: .lock is reserved", archive.ErrBadKey, key)
+		return "", fmt.Errorf("%w %q: .lock is reserved", domain.ErrBadKey, key)
 	}
 	return p, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/s3store"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/testenv"
 )
 
@@ -110,7 +111,7 @@ func TestSweepStaleUploads(t *testing.T) {
 	if len(left) != 2 {
 		t.Fatalf("uploads left = %v, want the 2 outside audit/", left)
 	}
-	if _, err := s.SweepStaleUploads(ctx, "../", 0); !errors.Is(err, archive.ErrBadKey) {
+	if _, err := s.SweepStaleUploads(ctx, "../", 0); !errors.Is(err, domain.ErrBadKey) {
 		t.Fatalf("sweep of a bad prefix: %v", err)
 	}
 }
@@ -165,10 +166,10 @@ func TestPrefixGuard(t *testing.T) {
 	s := newStore(t, gw, false, func(o *s3store.Options) { o.Prefix = "audit/" })
 	ctx := t.Context()
 	for _, key := range []string{"other/x.csv", "audit-evil/x.csv", "audit"} {
-		if _, err := s.Put(ctx, key, strings.NewReader("x"), archive.PutOptions{}); !errors.Is(err, archive.ErrBadKey) {
+		if _, err := s.Put(ctx, key, strings.NewReader("x"), archive.PutOptions{}); !errors.Is(err, domain.ErrBadKey) {
 			t.Errorf("Put %s outside the prefix: %v", key, err)
 		}
-		if _, err := s.Create(ctx, key, []byte("x")); !errors.Is(err, archive.ErrBadKey) {
+		if _, err := s.Create(ctx, key, []byte("x")); !errors.Is(err, domain.ErrBadKey) {
 			t.Errorf("Create %s outside the prefix: %v", key, err)
 		}
 	}

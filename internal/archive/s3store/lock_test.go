@@ -15,6 +15,7 @@ import (
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/archivetest"
 	"github.com/exportd/exportd/internal/archive/s3store"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 func lockedStore(t *testing.T) *s3store.Store {
@@ -101,10 +102,10 @@ func TestObjectLockProtocol(t *testing.T) {
 	s := lockedStore(t)
 	ctx := t.Context()
 	loc, _ := time.LoadLocation("America/Los_Angeles")
-	f, _ := archive.ParseFilename("", true)
-	l := archive.Layout{Prefix: "audit", Schedule: "daily", Location: loc, Filename: f, Ext: ".csv"}
+	f, _ := domain.ParseFilename("", true)
+	l := domain.Layout{Prefix: "audit", Schedule: "daily", Location: loc, Filename: f, Ext: ".csv"}
 	start := time.Now().Add(-time.Hour).Truncate(time.Hour) // a window that just ended: its retention runs
-	u := archive.Unit{Schedule: "daily", Logical: start.Add(time.Hour), Window: archive.Window{Start: start, End: start.Add(time.Hour)}}
+	u := domain.Unit{Schedule: "daily", Logical: start.Add(time.Hour), Window: domain.Window{Start: start, End: start.Add(time.Hour)}}
 	a := &archive.Archive{Store: s, Instance: "r1"}
 	retain := archive.PutOptions{RetainUntil: u.Window.End.Add(s.ObjectLock().Retain).UTC()}
 
@@ -127,7 +128,7 @@ func TestObjectLockProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &archive.Manifest{Kind: archive.KindExported, Schedule: "daily", UnitID: u.ID(), Revision: 1,
+	m := &archive.Manifest{Kind: domain.KindExported, Schedule: "daily", UnitID: u.ID(), Revision: 1,
 		Objects: []archive.Object{{Key: okey, Bytes: info.Size, StoreChecksums: info.Checksums}}}
 	mkey, _, err := a.Commit(ctx, c, m, retain)
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // Object Lock modes.
@@ -120,7 +121,7 @@ func (o *Options) validate() error {
 	} else if len(o.Bucket) < 3 || len(o.Bucket) > 63 || strings.ContainsAny(o.Bucket, "/\\ ") {
 		bad("bucket", "%q is not a bucket name", o.Bucket)
 	}
-	if _, err := archive.ValidatePrefix(o.Prefix); err != nil {
+	if _, err := domain.ValidatePrefix(o.Prefix); err != nil {
 		bad("prefix", "%v", err)
 	}
 	switch o.SSE {
@@ -171,7 +172,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	prefix, _ := archive.ValidatePrefix(o.Prefix)
+	prefix, _ := domain.ValidatePrefix(o.Prefix)
 	if o.PartSize == 0 {
 		o.PartSize = DefaultPartSize
 	}
@@ -272,16 +273,16 @@ func (s *Store) Client() *s3.Client { return s.client }
 func (s *Store) ObjectLock() *ObjectLock { return s.opts.ObjectLock }
 
 func (s *Store) checkKey(key string) error {
-	return archive.ValidateKey(key)
+	return domain.ValidateKey(key)
 }
 
 // checkWriteKey also keeps writes inside the store's prefix.
 func (s *Store) checkWriteKey(key string) error {
-	if err := archive.ValidateKey(key); err != nil {
+	if err := domain.ValidateKey(key); err != nil {
 		return err
 	}
 	if s.prefix != "" && !strings.HasPrefix(key, s.prefix+"/") {
-		return fmt.Errorf("%w %q: outside the store's prefix %q", archive.ErrBadKey, key, s.prefix+"/")
+		return fmt.Errorf("%w %q: outside the store's prefix %q", domain.ErrBadKey, key, s.prefix+"/")
 	}
 	return nil
 }
@@ -293,18 +294,18 @@ func checkListPrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	bad := func(why string) error { return fmt.Errorf("%w: list prefix %q: %s", archive.ErrBadKey, prefix, why) }
+	bad := func(why string) error { return fmt.Errorf("%w: list prefix %q: %s", domain.ErrBadKey, prefix, why) }
 	if strings.HasPrefix(prefix, "/") {
 		return bad("absolute")
 	}
 	i := strings.LastIndexByte(prefix, '/')
 	if i >= 0 {
-		if err := archive.ValidateKey(prefix[:i]); err != nil {
+		if err := domain.ValidateKey(prefix[:i]); err != nil {
 			return bad("a segment is empty or a dot segment")
 		}
 	}
 	if last := prefix[i+1:]; last != "" {
-		if err := archive.ValidateKey("x" + last); err != nil {
+		if err := domain.ValidateKey("x" + last); err != nil {
 			return bad("holds a backslash or a control character")
 		}
 	}

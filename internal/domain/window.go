@@ -1,10 +1,12 @@
-// Package archive defines exportd's archive contract: window and run ids,
-// object and manifest keys, manifests, claims, the per-schedule digest chain
-// and the Store interface that every backend (folder, S3) implements.
+// Package domain holds exportd's words, defined once: the window and the
+// unit a run exports and their ids, the schedule-name rule, the outcomes of a
+// run and the kinds of a manifest. It imports nothing of exportd's, so every
+// other package (schedule, config, archive, export, metrics, server) can use
+// it.
 //
-// Everything here is persisted for years. Change nothing that alters a key,
-// an id or a manifest field without bumping FormatVersion.
-package archive
+// Ids and kinds are persisted in archives for years: change nothing that
+// alters one without bumping archive.FormatVersion.
+package domain
 
 import (
 	"fmt"
@@ -77,8 +79,9 @@ func (u Unit) ID() string {
 	return u.Logical.UTC().Format(IDLayout)
 }
 
-// anchor is the instant whose local date names the dt= folder.
-func (u Unit) anchor() time.Time {
+// Anchor is the instant whose local date names the unit's dt= folder: the
+// window start, or the logical time of a snapshot.
+func (u Unit) Anchor() time.Time {
 	if !u.Window.IsZero() {
 		return u.Window.Start
 	}

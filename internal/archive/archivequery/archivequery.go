@@ -1,4 +1,7 @@
-package app
+// Package archivequery runs an auditor's workbook element over archived
+// objects: the read side of the archive, as verify and fetch are, with an
+// embedded DuckDB to query the fetched files.
+package archivequery
 
 import (
 	"context"
@@ -19,18 +22,18 @@ import (
 	"github.com/exportd/exportd/internal/workbook"
 )
 
-// ArchiveTable is the table an archive query's element reads: the rows of
+// Table is the table an archive query's element reads: the rows of
 // the archived objects it picked, with their CSV headers as column names.
-const ArchiveTable = "ARCHIVE"
+const Table = "ARCHIVE"
 
-// QueryArchive runs a workbook element over archived objects: it fetches
+// Run runs a workbook element over archived objects: it fetches
 // them (each sha256 checked against its manifest) into a private folder,
 // loads them into an embedded DuckDB as the table ARCHIVE, compiles the
 // element against that table and writes its result as CSV to w. A nil
 // element returns every row and column. The element's from is ignored: it
 // always reads ARCHIVE. Like every query exportd runs, its SQL comes from
 // the compiler; the element is the auditor's, not SQL.
-func QueryArchive(ctx context.Context, log *zap.Logger, r archive.Reader, entries []archive.ChainEntry, el *workbook.Element, zone *time.Location, w io.Writer) (source.Result, error) {
+func Run(ctx context.Context, log *zap.Logger, r archive.Reader, entries []archive.ChainEntry, el *workbook.Element, zone *time.Location, w io.Writer) (source.Result, error) {
 	dir, err := os.MkdirTemp("", "exportd-query-")
 	if err != nil {
 		return source.Result{}, err
@@ -57,7 +60,7 @@ func QueryArchive(ctx context.Context, log *zap.Logger, r archive.Reader, entrie
 	}
 	load := filepath.Join(dir, "load.sql")
 	sql := fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_csv([%s], header = true, union_by_name = true, timestampformat = '%%Y-%%m-%%dT%%H:%%M:%%S%%z');\n",
-		ArchiveTable, strings.Join(quoted, ", "))
+		Table, strings.Join(quoted, ", "))
 	if err := os.WriteFile(load, []byte(sql), 0o600); err != nil {
 		return source.Result{}, err
 	}
@@ -67,11 +70,11 @@ func QueryArchive(ctx context.Context, log *zap.Logger, r archive.Reader, entrie
 		return source.Result{}, fmt.Errorf("load the archived objects: %w", err)
 	}
 	defer src.Close()
-	cols, err := src.Columns(ctx, ArchiveTable)
+	cols, err := src.Columns(ctx, Table)
 	if err != nil {
 		return source.Result{}, err
 	}
-	schema := workbook.Schema{Table: ArchiveTable, Zone: time.UTC}
+	schema := workbook.Schema{Table: Table, Zone: time.UTC}
 	for _, c := range cols {
 		schema.Columns = append(schema.Columns, workbook.Column{Name: c.Name, Type: workbook.TypeFromSQL(workbook.Dialect(source.DialectDuckDB), c.Type)})
 	}
@@ -79,7 +82,7 @@ func QueryArchive(ctx context.Context, log *zap.Logger, r archive.Reader, entrie
 	if el != nil {
 		q = *el
 	}
-	q.From = workbook.From{Table: ArchiveTable}
+	q.From = workbook.From{Table: Table}
 	if zone == nil {
 		zone = time.UTC
 	}

@@ -1,9 +1,8 @@
-package archive
+package domain
 
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +17,9 @@ const (
 	PausedDir = "_paused"
 	KeysDir   = "_keys"
 	AdhocDir  = "adhoc"
+	// DigestsDir holds the signed digests: _digests/<schedule>/<sequence>.json.
+	DigestsDir = "_digests"
 )
-
-// NameRE is the rule for schedule (export) names.
-var NameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // DefaultFilename is used when a schedule sets no filename template.
 const DefaultFilename = "{schedule}_{id}"
@@ -52,7 +50,7 @@ func (l Layout) dir(u Unit) string {
 	if loc == nil {
 		loc = time.UTC
 	}
-	dt := "dt=" + u.anchor().In(loc).Format("2006-01-02")
+	dt := "dt=" + u.Anchor().In(loc).Format("2006-01-02")
 	if u.Adhoc {
 		return l.join(l.Schedule, AdhocDir, dt)
 	}
@@ -92,6 +90,19 @@ func (l Layout) ClaimKey(u Unit) string {
 	}
 	return l.join(ClaimsDir, l.Schedule, id)
 }
+
+// RevisionClaimKey is the key of the claim for revision rev of a unit (the
+// unit's claim for the original, rev 1).
+func (l Layout) RevisionClaimKey(u Unit, rev int) string { return l.ClaimKey(u) + revSuffix(rev) }
+
+// DigestKey is the key of the digest that signs the schedule's manifest
+// with this sequence number (zero-padded, so that keys sort by sequence).
+func (l Layout) DigestKey(seq int64) string {
+	return l.join(DigestsDir, l.Schedule, fmt.Sprintf("%012d.json", seq))
+}
+
+// DigestsPrefix is the list prefix of the schedule's digests.
+func (l Layout) DigestsPrefix() string { return l.join(DigestsDir, l.Schedule) + "/" }
 
 // HeadKey is the key of the schedule's chain head.
 func (l Layout) HeadKey() string { return l.join(HeadDir, l.Schedule) }
