@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/app"
@@ -47,7 +48,16 @@ func TestMain(m *testing.M) {
 		killAfterObject()
 		os.Exit(3) // not reached: the process kills itself
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if code == 0 {
+		// Every goroutine the daemon starts (scheduler, HTTP, reload,
+		// pause sync, runs) has ended once its test returned.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // demoDir copies the shipped config and schedules into a fresh folder with

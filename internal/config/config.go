@@ -5,11 +5,14 @@
 // (sources, integrations) are resolved, and secrets are expanded only in
 // Secret fields.
 //
-// Decoding is strict (go.yaml.in/yaml/v3 with KnownFields). Positions and
-// friendly messages come from a second pass over the yaml.Node tree, as in
-// prometheus' rulefmt; only scalar types (Secret, Duration, Size) have
-// their own UnmarshalYAML, because a struct-level one silently turns
-// strictness off (yaml/go-yaml#321).
+// Decoding is strict, by a decoder of its own (strict.go), not yaml.v3's
+// KnownFields: each file is parsed once into a yaml.Node tree
+// (go.yaml.in/yaml/v3), and a walk of that tree fills the config structs by
+// reflection, reporting every unknown or duplicate key, every wrong type and
+// every key that does not belong to the entry's type: at its line and
+// column, all at once, as prometheus' rulefmt does. Only scalar types
+// (Secret, Duration, Size) have their own UnmarshalYAML, which the walk
+// hands their node to.
 package config
 
 import (
