@@ -13,6 +13,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/daemonstate"
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/schedule"
@@ -327,7 +328,7 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 	)
 	// A schedule paused in the daemon (state_dir/paused.json), or by any
 	// daemon (its marker in the archive), stays paused here too.
-	paused, err := loadPaused(a)
+	paused, err := daemonstate.LoadPauses(a.cfg.StateDir)
 	if err != nil {
 		return total, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/daemonstate"
 	"github.com/exportd/exportd/internal/domain"
 )
 
@@ -50,7 +51,7 @@ func (a *App) pausedInArchive(ctx context.Context, s *config.Schedule) (archive.
 // records that it did (so that the marker's absence later means a resume
 // elsewhere). A failure is logged: the pause then holds for this daemon,
 // and the sync writes the marker once the archive answers.
-func (d *Daemon) markPaused(name string, p pausedEntry) {
+func (d *Daemon) markPaused(name string, p daemonstate.Pause) {
 	a, release := d.acquire()
 	defer release()
 	s := a.cfg.Schedule(name)
@@ -103,7 +104,7 @@ func (d *Daemon) adoptPause(name string, r archive.PauseRecord) {
 		return
 	}
 	st.paused = true
-	st.pause = pausedEntry{Since: r.Since, Reason: r.Reason, Failures: r.Failures, By: r.By, Marked: true}
+	st.pause = daemonstate.Pause{Since: r.Since, Reason: r.Reason, Failures: r.Failures, By: r.By, Marked: true}
 	d.savePaused()
 	d.mu.Unlock()
 	_ = d.sched.Pause(name)
@@ -207,7 +208,7 @@ func (d *Daemon) adoptListedPauses(ctx context.Context) {
 func (d *Daemon) syncPauses(ctx context.Context) {
 	defer d.adoptListedPauses(ctx)
 	d.mu.Lock()
-	held := map[string]pausedEntry{}
+	held := map[string]daemonstate.Pause{}
 	for name, st := range d.states {
 		if st.paused {
 			held[name] = st.pause
@@ -237,7 +238,7 @@ func (d *Daemon) syncPauses(ctx context.Context) {
 		st := d.states[name]
 		resumed := st != nil && st.paused && st.pause.Marked
 		if resumed {
-			st.paused, st.pause, st.consecutiveFailures = false, pausedEntry{}, 0
+			st.paused, st.pause, st.consecutiveFailures = false, daemonstate.Pause{}, 0
 			d.savePaused()
 		}
 		d.mu.Unlock()
@@ -246,5 +247,19 @@ func (d *Daemon) syncPauses(ctx context.Context) {
 			d.metrics.SetPaused(name, false)
 			d.log.Info("schedule resumed by another daemon; resumed here too", zap.String("schedule", name))
 		}
+	}
+}
+
+// savePaused records the paused schedules in state_dir (d.mu held by the
+// caller).
+func (d *Daemon) savePaused() {
+	paused := map[string]daemonstate.Pause{}
+	for name, s := range d.states {
+		if s.paused {
+			paused[name] = s.pause
+		}
+	}
+	if err := daemonstate.SavePauses(d.app.cfg.StateDir, paused); err != nil {
+		d.log.Error("cannot record paused schedules; a restart would resume them", zap.Error(err))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/daemonstate"
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/metrics"
@@ -57,7 +57,7 @@ func outcomeOf(res export.Result, err error) string {
 type scheduleState struct {
 	running             bool
 	paused              bool
-	pause               pausedEntry // why and since when, while paused
+	pause               daemonstate.Pause // why and since when, while paused
 	consecutiveFailures int
 	lastRun             *RunRecord
 	// freshness is the end of the last archived window (or the logical
@@ -65,9 +65,6 @@ type scheduleState struct {
 	freshness time.Time
 	lost      int
 }
-
-// historySize bounds the in-memory run history.
-const historySize = 1000
 
 // Daemon is `exportd serve`: the scheduler over the current App, run now,
 // status, pause/resume, reloads.
@@ -80,10 +77,7 @@ type Daemon struct {
 	appRefs map[*App]*sync.WaitGroup
 	sched   *schedule.Scheduler
 	states  map[string]*scheduleState
-	history []RunRecord
-	nextID  int64
-	// runsInFile counts the records in state_dir/runs.jsonl.
-	runsInFile int
+	history *daemonstate.History
 	// bg tracks runs started by run now without waiting.
 	bg sync.WaitGroup
 	// ctx is the runs' context: it outlives Run's context by up to
@@ -157,9 +151,21 @@ func NewDaemon(a *App) (*Daemon, error) {
 	if err := sch.Add(entries); err != nil {
 		return nil, err
 	}
-	d.restoreRuns()
+	// The run history, the run ids and each schedule's last run come
+	// from the history file.
+	h, err := daemonstate.OpenHistory(a.cfg.StateDir)
+	if err != nil {
+		d.log.Warn("cannot read the run history; starting without it", zap.String("file", h.Path()), zap.Error(err))
+	}
+	d.history = h
+	for i := range h.Records() {
+		r := &h.Records()[i]
+		if st := d.states[r.Schedule]; st != nil {
+			st.lastRun = r
+		}
+	}
 	// Schedules paused before the restart stay paused.
-	paused, err := loadPaused(a)
+	paused, err := daemonstate.LoadPauses(a.cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +269,7 @@ func (d *Daemon) finish(a *App, name string, st *scheduleState, fr FireResult) {
 	pause := limit > 0 && st.consecutiveFailures >= limit && !st.paused
 	if pause {
 		st.paused = true
-		st.pause = pausedEntry{Since: time.Now().UTC(), Reason: "failures", Failures: st.consecutiveFailures}
+		st.pause = daemonstate.Pause{Since: time.Now().UTC(), Reason: "failures", Failures: st.consecutiveFailures}
 		d.savePaused()
 	}
 	p := st.pause
@@ -301,18 +307,16 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.nextID++
-	r.ID = strconv.FormatInt(d.nextID, 10)
-	d.history = append(d.history, r)
-	if len(d.history) > historySize {
-		d.history = d.history[len(d.history)-historySize:]
+	kept, herr := d.history.Add(r)
+	if herr != nil {
+		d.log.Warn("cannot record the run in the history file", zap.Error(herr))
 	}
-	d.persistRun(r)
+	r = *kept
 	st := d.states[name]
 	if st == nil {
 		return r
 	}
-	st.lastRun = &d.history[len(d.history)-1]
+	st.lastRun = kept
 	if r.Outcome == domain.OutcomeExported || r.Outcome == domain.OutcomeSkipped || r.Outcome == domain.OutcomeAlreadyArchived {
 		end := res.Unit.Logical
 		if !res.Unit.Window.IsZero() {
@@ -355,13 +359,7 @@ func (d *Daemon) scheduleNames() []string {
 func (d *Daemon) Runs(schedule string, limit int) []RunRecord {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []RunRecord
-	for i := len(d.history) - 1; i >= 0 && len(out) < limit; i-- {
-		if schedule == "" || d.history[i].Schedule == schedule {
-			out = append(out, d.history[i])
-		}
-	}
-	return out
+	return d.history.Runs(schedule, limit)
 }
 
 // Observer methods (schedule.Observer): the scheduler's view.
@@ -403,12 +401,12 @@ func (d *Daemon) setPaused(name string, paused bool) error {
 	st := d.states[name]
 	newPause := paused && !st.paused
 	if newPause {
-		st.pause = pausedEntry{Since: time.Now().UTC(), Reason: "operator"}
+		st.pause = daemonstate.Pause{Since: time.Now().UTC(), Reason: "operator"}
 	}
 	p := st.pause
 	st.paused = paused
 	if !paused {
-		st.pause, st.consecutiveFailures = pausedEntry{}, 0
+		st.pause, st.consecutiveFailures = daemonstate.Pause{}, 0
 	}
 	d.savePaused()
 	d.mu.Unlock()
