@@ -433,7 +433,7 @@ type RunNowRequest struct {
 // RunNow exports one unit now: the latest closed window (or the window
 // starting at WindowStart) of a windowed schedule, or a snapshot.
 func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, error) {
-	if stopped(d.stop) {
+	if export.Stopped(d.stop) {
 		// Shutdown stops firing, run now included: a run started now would
 		// only be cancelled at shutdown_timeout.
 		return RunRecord{}, fmt.Errorf("%w: shutting down", server.ErrUnavailable)
@@ -484,7 +484,7 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		res, err := a.runUnit(runCtx, j, s, u, d.stop)
 		done()
 		rec := d.record(s.Name, server.TriggerAPI, res, err)
-		fr, _ := a.account(a.log.With(zap.String("schedule", s.Name)), res, err)
+		fr, _ := export.Account(a.log.With(zap.String("schedule", s.Name)), res, err)
 		d.finish(a, s.Name, st, fr)
 		out <- result{rec, err}
 	}()
