@@ -33,9 +33,8 @@ func TestAPIAgainstTheWholeDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	d := serving(t, a)
-	d.WatchInterval = -1
-	base := "http://" + d.Listener.Addr().String()
+	d := serving(t, a, app.DaemonOptions{WatchInterval: -1})
+	base := "http://" + d.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

@@ -194,3 +194,19 @@ func (a *App) eachCatchUp(ctx context.Context, now time.Time, fire func(s *confi
 	}
 	_ = g.Wait()
 }
+
+// ServeOnce is `exportd serve --once`: it opens every destination store,
+// aborts the multipart uploads dead runs left, and catches every schedule
+// up once (CatchUpUntilStopped); report, when set, is given the counts
+// once the catch-up has run.
+func (a *App) ServeOnce(ctx context.Context, report func(FireResult)) error {
+	if err := a.OpenStores(ctx); err != nil {
+		return err
+	}
+	a.SweepUploads(ctx)
+	fr, err := a.CatchUpUntilStopped(ctx)
+	if report != nil {
+		report(fr)
+	}
+	return err
+}

@@ -35,8 +35,7 @@ func TestCatchUpRunsBesideTheScheduler(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	d := serving(t, a)
-	d.WatchInterval = 20 * time.Millisecond
+	d := serving(t, a, app.DaemonOptions{WatchInterval: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

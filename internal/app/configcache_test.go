@@ -74,7 +74,7 @@ func TestReloadParsesOnlyChangedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	d, err := app.NewDaemon(a)
+	d, err := app.NewDaemon(a, app.DaemonOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func daemonAt(t *testing.T, cfg string, now time.Time) *app.Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := app.NewDaemon(a)
+	d, err := app.NewDaemon(a, app.DaemonOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,17 +35,18 @@ func daemonAt(t *testing.T, cfg string, now time.Time) *app.Daemon {
 }
 
 // serving returns the daemon of a with its API on a free loopback port.
-func serving(t *testing.T, a *app.App) *app.Daemon {
+func serving(t *testing.T, a *app.App, o app.DaemonOptions) *app.Daemon {
 	t.Helper()
-	d, err := app.NewDaemon(a)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Listener = ln
+	o.Listener = ln
+	d, err := app.NewDaemon(a, o)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
 	return d
 }
 

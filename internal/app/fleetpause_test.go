@@ -51,8 +51,7 @@ func startReplica(t *testing.T, cfg string, run bool, syncEvery time.Duration) r
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	d := serving(t, a)
-	d.WatchInterval, d.PauseSyncInterval = -1, syncEvery
+	d := serving(t, a, app.DaemonOptions{WatchInterval: -1, PauseSyncInterval: syncEvery})
 	r := replica{d: d, logs: logs, stop: func() {}}
 	if run {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -14,11 +14,11 @@ import (
 	"github.com/exportd/exportd/internal/server"
 )
 
-// serveHTTP starts the API on d.Listener or server.listen; its result goes
+// serveHTTP starts the API on DaemonOptions.Listener or server.listen; its result goes
 // to errc when ctx ends.
 func (d *Daemon) serveHTTP(ctx context.Context, errc chan<- error) error {
 	cfg := d.app.cfg
-	ln := d.Listener
+	ln := d.dopts.Listener
 	if ln == nil {
 		var err error
 		ln, err = net.Listen("tcp", cfg.Server.Listen)

@@ -49,8 +49,7 @@ destination: {integration: local, prefix: pause}
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Close() })
-		d = serving(t, a)
-		d.WatchInterval = -1
+		d = serving(t, a, app.DaemonOptions{WatchInterval: -1})
 		before := brokenRuns(d)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

@@ -31,6 +31,15 @@ type RunRequest struct {
 	Adhoc bool
 }
 
+// RunResult is what a run of one unit did.
+type RunResult = export.Result
+
+// Preview is the next n fires of schedule s after from, local and UTC, with
+// the windows each exports.
+func (a *App) Preview(s *config.Schedule, from time.Time, n int) ([]schedule.Fire, error) {
+	return schedule.Preview(s.Fires, a.WindowSpec(s), from, n)
+}
+
 // WindowSpec is the schedule's window spec now, or nil for a snapshot
 // schedule.
 func (a *App) WindowSpec(s *config.Schedule) *schedule.WindowSpec {

@@ -29,7 +29,7 @@ func TestRunLogLineCarriesTheRun(t *testing.T) {
 	if _, err := a.RunOnce(context.Background(), app.RunRequest{Schedule: "audit-log-rows", WindowStart: start}); err != nil {
 		t.Fatal(err)
 	}
-	d, err := app.NewDaemon(a)
+	d, err := app.NewDaemon(a, app.DaemonOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -289,7 +289,7 @@ func TestObjectLockThroughTheApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	d, err := app.NewDaemon(a)
+	d, err := app.NewDaemon(a, app.DaemonOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

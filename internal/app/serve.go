@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,6 +93,14 @@ type Daemon struct {
 	lastReloadOK bool
 	lastReload   time.Time
 	onReload     func(ok bool)
+	dopts        DaemonOptions
+
+	registry *prometheus.Registry
+	metrics  *metrics.Metrics
+}
+
+// DaemonOptions tune a daemon; the zero value is serve's.
+type DaemonOptions struct {
 	// WatchInterval is how often config files are checked for changes
 	// (0: 5s; negative: never).
 	WatchInterval time.Duration
@@ -100,14 +111,11 @@ type Daemon struct {
 	// Listener, when set, serves the HTTP API instead of binding
 	// server.listen (tests pass 127.0.0.1:0).
 	Listener net.Listener
-
-	registry *prometheus.Registry
-	metrics  *metrics.Metrics
 }
 
 // NewDaemon builds a daemon over a loaded App.
-func NewDaemon(a *App) (*Daemon, error) {
-	d := &Daemon{opts: a.opts, log: a.log, app: a, appRefs: map[*App]*sync.WaitGroup{a: {}},
+func NewDaemon(a *App, o DaemonOptions) (*Daemon, error) {
+	d := &Daemon{opts: a.opts, dopts: o, log: a.log, app: a, appRefs: map[*App]*sync.WaitGroup{a: {}},
 		states: map[string]*scheduleState{}, registry: prometheus.NewRegistry(), lastReloadOK: true}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var names []string
@@ -547,13 +555,26 @@ func (d *Daemon) Schedules() []ScheduleStatus {
 	return out
 }
 
+// Addr is the address the HTTP API listens on, once Run serves it (nil
+// before).
+func (d *Daemon) Addr() net.Addr {
+	if d.dopts.Listener != nil {
+		return d.dopts.Listener.Addr()
+	}
+	return nil
+}
+
 // Run serves the HTTP API, catches up once, then fires schedules until ctx
-// is done. Then it stops firing (no new schedule, window or retry starts),
+// is done; it reloads the configuration on SIGHUP and when its files change. Then it stops firing (no new schedule, window or retry starts),
 // waits for the exports in progress — catch-up at start, cron fires and run
 // now alike — up to shutdown_timeout, and cancels those still running: a
 // cancelled export publishes nothing and releases its claim. An orderly
 // stop returns nil, whether or not runs had to be cancelled.
 func (d *Daemon) Run(ctx context.Context) error {
+	// SIGHUP is caught from the start: its default would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// The runs' context is not ctx: a signal must not cut the exports in
 	// progress short before shutdown_timeout.
 	runCtx, cancelRuns := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -618,12 +639,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 		loops, stopLoops := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		defer func() { stopLoops(); wg.Wait() }()
-		if iv := orDefault(d.PauseSyncInterval, DefaultPauseSyncInterval); iv > 0 {
+		if iv := orDefault(d.dopts.PauseSyncInterval, DefaultPauseSyncInterval); iv > 0 {
 			wg.Go(func() { every(loops, iv, func() { d.syncPauses(loops) }) })
 		}
-		if iv := orDefault(d.WatchInterval, 5*time.Second); iv > 0 {
+		if iv := orDefault(d.dopts.WatchInterval, 5*time.Second); iv > 0 {
 			wg.Go(func() { d.watch(loops, iv) })
 		}
+		// SIGHUP reloads the configuration (validated first).
+		wg.Go(func() {
+			for {
+				select {
+				case <-loops.Done():
+					return
+				case <-hup:
+					_ = d.Reload(loops)
+				}
+			}
+		})
 		err = d.sched.Run(ctx)
 	}
 	catchUp.Wait()
@@ -691,4 +723,20 @@ func (d *Daemon) runningSchedules() int {
 		}
 	}
 	return n
+}
+
+// Serve is `exportd serve`: it opens every destination store (a bad bucket
+// or credentials stop it here), aborts the multipart uploads dead runs
+// left, then runs the daemon until ctx is done and every goroutine it
+// started has ended.
+func (a *App) Serve(ctx context.Context, o DaemonOptions) error {
+	if err := a.OpenStores(ctx); err != nil {
+		return err
+	}
+	a.SweepUploads(ctx)
+	d, err := NewDaemon(a, o)
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
 }

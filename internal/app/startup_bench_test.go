@@ -86,7 +86,7 @@ destination: {integration: local, prefix: p}
 			b.Fatal(err)
 		}
 		loaded := time.Since(start)
-		dm, err := app.NewDaemon(a)
+		dm, err := app.NewDaemon(a, app.DaemonOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

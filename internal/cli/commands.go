@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -17,8 +14,6 @@ import (
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/domain"
-	"github.com/exportd/exportd/internal/export"
-	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/server"
 )
 
@@ -135,7 +130,7 @@ func runRemote(cmd *cobra.Command, url, name string, windowStart time.Time, adho
 	return nil
 }
 
-func printResult(w io.Writer, name string, res export.Result) {
+func printResult(w io.Writer, name string, res app.RunResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if res.Repaired {
 		fmt.Fprintf(tw, "repaired\t%s %s (completed an interrupted run)\n", name, res.Unit.ID())
@@ -239,7 +234,7 @@ func nextCmd(g *globals) *cobra.Command {
 			if s == nil {
 				return exitWith(ExitUsage, fmt.Errorf("unknown schedule %q", args[0]))
 			}
-			fires, err := schedule.Preview(s.Fires, a.WindowSpec(s), fromT, n)
+			fires, err := a.Preview(s, fromT, n)
 			if err != nil {
 				return err
 			}
@@ -282,35 +277,13 @@ func serveCmd(g *globals) *cobra.Command {
 			defer a.Close()
 			g.logger.Info("configuration loaded", zap.Int("schedules", len(a.Config().Schedules)),
 				zap.Int("schedule_files_from_cache", a.Config().DecodedHits()))
-			if err := a.OpenStores(ctx); err != nil {
-				return err
-			}
-			a.SweepUploads(ctx)
 			if once {
-				fr, err := a.CatchUpUntilStopped(ctx)
-				fmt.Fprintf(cmd.OutOrStdout(), "catch-up: %d exported, %d already archived, %d lost, %d skipped, %d failed\n",
-					fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)
-				return err
+				return a.ServeOnce(ctx, func(fr app.FireResult) {
+					fmt.Fprintf(cmd.OutOrStdout(), "catch-up: %d exported, %d already archived, %d lost, %d skipped, %d failed\n",
+						fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)
+				})
 			}
-			d, err := app.NewDaemon(a)
-			if err != nil {
-				return err
-			}
-			// SIGHUP reloads the configuration (validated first).
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						_ = d.Reload(ctx)
-					}
-				}
-			}()
-			return d.Run(ctx)
+			return a.Serve(ctx, app.DaemonOptions{})
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "catch up every schedule, then exit (0, or 1 if any window failed)")
