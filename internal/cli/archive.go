@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,14 +14,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/archivequery"
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/domain"
-	"github.com/exportd/exportd/internal/workbook"
 )
 
 // archiveCmd groups the auditors' commands: they read the archive (the
@@ -356,17 +352,14 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 			if err != nil {
 				return err
 			}
-			var el *workbook.Element
+			var el *archivequery.Element
 			if elementFile != "" {
 				data, err := os.ReadFile(elementFile)
 				if err != nil {
 					return exitWith(ExitUsage, fmt.Errorf("--element: %w", err))
 				}
-				dec := yaml.NewDecoder(bytes.NewReader(data))
-				dec.KnownFields(true)
-				el = &workbook.Element{}
-				if err := dec.Decode(el); err != nil {
-					return exitWith(ExitUsage, fmt.Errorf("%s: %v", elementFile, strings.TrimPrefix(err.Error(), "yaml: ")))
+				if el, err = archivequery.DecodeElement(data); err != nil {
+					return exitWith(ExitUsage, fmt.Errorf("%s: %w", elementFile, err))
 				}
 			}
 			a, r, picked, err := g.pickedUnits(ctx, args, fromT, toT)
@@ -380,8 +373,7 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 			}
 			res, err := archivequery.Run(ctx, g.logger, r, picked, el, zone, cmd.OutOrStdout())
 			if err != nil {
-				var wes workbook.Errors
-				if errors.As(err, &wes) && elementFile != "" {
+				if archivequery.IsElementError(err) && elementFile != "" {
 					return exitWith(ExitFailure, fmt.Errorf("%s: %w", elementFile, err))
 				}
 				return exitWith(ExitFailure, err)

@@ -4,6 +4,7 @@
 package archivequery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,12 +16,35 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/source/duckdb"
 	"github.com/exportd/exportd/internal/workbook"
 )
+
+// Element is an auditor's element: a schedule's element, without from.
+type Element = workbook.Element
+
+// DecodeElement reads an element from YAML, strictly (an unknown key is an
+// error).
+func DecodeElement(data []byte) (*Element, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	el := &Element{}
+	if err := dec.Decode(el); err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return el, nil
+}
+
+// IsElementError reports whether err is a problem of the element (its
+// formulas or columns), not of the archive.
+func IsElementError(err error) bool {
+	var wes workbook.Errors
+	return errors.As(err, &wes)
+}
 
 // Table is the table an archive query's element reads: the rows of
 // the archived objects it picked, with their CSV headers as column names.
