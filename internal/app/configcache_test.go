@@ -78,6 +78,7 @@ func TestReloadParsesOnlyChangedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	f := filepath.Join(filepath.Dir(cfg), "..", "schedules", "daily-login-activity.yaml")
 	data, _ := os.ReadFile(f)
 	os.WriteFile(f, []byte(strings.Replace(string(data), "description: Daily logins", "description: edited", 1)), 0o644)

@@ -31,6 +31,7 @@ func daemonAt(t *testing.T, cfg string, now time.Time) *app.Daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() { d.Close() })
 	return d
 }
 
@@ -47,6 +48,7 @@ func serving(t *testing.T, a *app.App, o app.DaemonOptions) *app.Daemon {
 		ln.Close()
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	return d
 }
 

@@ -58,7 +58,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	d.reloadResult(true)
 	d.log.Info("configuration reloaded", zap.Int("schedules", len(na.cfg.Schedules)), zap.Int("schedule_files_unchanged", na.cfg.DecodedHits()))
-	go func() {
+	d.closing.Go(func() {
 		oldRefs.Wait()
 		if err := old.Close(); err != nil {
 			d.log.Warn("close replaced configuration", zap.Error(err))
@@ -66,7 +66,21 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.mu.Lock()
 		delete(d.appRefs, old)
 		d.mu.Unlock()
-	}()
+	})
+	return nil
+}
+
+// Close waits until the configurations replaced by reloads are closed (each
+// once its runs have finished) and closes the one a reload made current.
+// The App the daemon was built on belongs to its caller, who closes it.
+func (d *Daemon) Close() error {
+	d.closing.Wait()
+	d.mu.Lock()
+	cur := d.app
+	d.mu.Unlock()
+	if cur != d.first {
+		return cur.Close()
+	}
 	return nil
 }
 

@@ -33,6 +33,7 @@ func TestRunLogLineCarriesTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	// The daemon's run of the next window logs it.
 	rec, err := d.RunNow(context.Background(), app.RunNowRequest{Schedule: "audit-log-rows", WindowStart: start.AddDate(0, 0, 1), Wait: true})
 	if err != nil || rec.Outcome != domain.OutcomeExported {

@@ -293,6 +293,7 @@ func TestObjectLockThroughTheApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	const marker = "audit/sigma/_paused/hourly-rows"
 	exists := func() bool {
 		_, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(locked), Key: aws.String(marker)})

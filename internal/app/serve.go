@@ -94,6 +94,10 @@ type Daemon struct {
 	lastReload   time.Time
 	onReload     func(ok bool)
 	dopts        DaemonOptions
+	// first is the App the daemon was built on (its caller's); closing
+	// tracks the closing of the Apps reloads replaced.
+	first   *App
+	closing sync.WaitGroup
 
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
@@ -115,7 +119,7 @@ type DaemonOptions struct {
 
 // NewDaemon builds a daemon over a loaded App.
 func NewDaemon(a *App, o DaemonOptions) (*Daemon, error) {
-	d := &Daemon{opts: a.opts, dopts: o, log: a.log, app: a, appRefs: map[*App]*sync.WaitGroup{a: {}},
+	d := &Daemon{opts: a.opts, dopts: o, log: a.log, app: a, first: a, appRefs: map[*App]*sync.WaitGroup{a: {}},
 		states: map[string]*scheduleState{}, registry: prometheus.NewRegistry(), lastReloadOK: true}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var names []string
@@ -738,5 +742,9 @@ func (a *App) Serve(ctx context.Context, o DaemonOptions) error {
 	if err != nil {
 		return err
 	}
-	return d.Run(ctx)
+	err = d.Run(ctx)
+	if cerr := d.Close(); cerr != nil {
+		a.log.Warn("close the reloaded configuration", zap.Error(cerr))
+	}
+	return err
 }
