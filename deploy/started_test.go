@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,6 +252,36 @@ func startAs(t *testing.T, tg target) {
 	}
 	if !healthy {
 		fail("%s: %q never succeeded", tg.name, tg.healthArgv)
+	}
+
+	// The other paths the manifests use: /readyz (the readiness probe)
+	// without a token, /metrics (the ServiceMonitor) with the API token; a
+	// wrong token is refused.
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	get := func(p, token string) int {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+p, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ready := false
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(300 * time.Millisecond) {
+		ready = get("/readyz", "") == http.StatusOK
+	}
+	if !ready {
+		fail("%s: /readyz never answered 200", tg.name)
+	}
+	if code := get("/metrics", "deploy-test-token"); code != http.StatusOK {
+		fail("%s: /metrics with the token: %d", tg.name, code)
+	}
+	if code := get("/metrics", "wrong-token"); code != http.StatusUnauthorized && code != http.StatusForbidden {
+		fail("%s: /metrics with a wrong token: %d", tg.name, code)
 	}
 
 	// A window archived: its manifest (the commit record) in the bucket.
