@@ -15,11 +15,17 @@ trap 'rm -rf "$out"' EXIT
 
 echo "== go vet"
 go vet ./...
+(cd deploy && go vet ./...)
 
 echo "== go test"
 set +e
 go test -json -count=1 -timeout 30m ./... > "$out/test.json"
 status=$?
+# The deploy checks (Dockerfile, Kubernetes, systemd, started as each
+# target) are a module of their own: counted in the same report.
+(cd deploy && go test -json -count=1 -timeout 30m ./...) >> "$out/test.json"
+deploy_status=$?
+[ "$status" -ne 0 ] || status=$deploy_status
 set -e
 go run ./scripts/testreport "$ALLOWED_SKIPS" < "$out/test.json"
 [ "$status" -eq 0 ] || { echo "go test failed (exit $status)"; exit "$status"; }

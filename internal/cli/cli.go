@@ -94,7 +94,8 @@ local folder or S3, exactly once per window, with chained manifests.`,
 	_ = pf.MarkHidden("now")
 
 	root.AddCommand(runCmd(g), validateCmd(g), explainCmd(g), nextCmd(g), serveCmd(g),
-		statusCmd(), runsCmd(), pauseCmd(false), pauseCmd(true), archiveCmd(g))
+		statusCmd(), runsCmd(), pauseCmd(false), pauseCmd(true), archiveCmd(g),
+		healthcheckCmd(g), schemaCmd())
 	err := root.Execute()
 	if g.logger != nil {
 		_ = g.logger.Sync()

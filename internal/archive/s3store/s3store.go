@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/archive"
@@ -109,6 +110,9 @@ type Options struct {
 	Logger       *zap.Logger
 	// Credentials replaces the default chain. For tests only.
 	Credentials aws.CredentialsProvider
+	// APIOptions are added to every S3 call's middleware stack (the
+	// transfer manager's too). Tests record the operations called.
+	APIOptions []func(*middleware.Stack) error
 }
 
 func (o *Options) validate() error {
@@ -236,6 +240,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = o.ForcePathStyle
+		so.APIOptions = append(so.APIOptions, o.APIOptions...)
 	})
 	tm := transfermanager.New(client, func(to *transfermanager.Options) {
 		to.PartSizeBytes = o.PartSize
