@@ -1,7 +1,8 @@
 // Package server is exportd's HTTP API: schedules and their state, run now,
-// run history, pause and resume, health and readiness, Prometheus metrics
-// and a read-only status page for operators. It also holds the API's
-// client, used by the CLI.
+// run history, windows, pause and resume, health and readiness, Prometheus
+// metrics, and the status pages for operators (server-rendered, no
+// script; Run now, pause and resume as forms behind a sign-in with the API
+// token). It also holds the API's client, used by the CLI.
 //
 // The server sees the daemon only through the small Trigger interface, so
 // it can be tested against canned state and never imports the scheduler or
@@ -11,6 +12,10 @@
 // listener that is not loopback every call but /healthz and /readyz needs
 // it. Without a token, mutating calls are refused unless the listener is
 // loopback (the configuration makes a token mandatory off loopback).
+// The pages (/, /login, /logout, /schedules/...) have their own rule: a
+// browser signs in with the token to a session cookie, forms need the
+// session and its CSRF token, and Options.PageAccess says whether the
+// read-only pages need the sign-in too (the default) or not.
 // Error answers never carry internal error text (SQL, host names): a 500
 // says only "internal error" and a request id that finds the full error in
 // the daemon's log.
@@ -61,6 +66,12 @@ type Options struct {
 	Logger *zap.Logger
 	// Version is shown on the status page.
 	Version string
+	// PageAccess says who sees the status pages: PageAccessSignedIn ("" is
+	// the same) or PageAccessAnyone.
+	PageAccess string
+	// SessionTTL is how long a browser's sign-in lasts; zero means
+	// DefaultSessionTTL.
+	SessionTTL time.Duration
 
 	// Timeouts of the HTTP server; zero means the Default constants.
 	// There is no write timeout: POST .../run?wait=true answers when the
@@ -100,6 +111,7 @@ func (o *Options) validate() error {
 		{"ReadTimeout", &o.ReadTimeout, DefaultReadTimeout},
 		{"IdleTimeout", &o.IdleTimeout, DefaultIdleTimeout},
 		{"ShutdownTimeout", &o.ShutdownTimeout, DefaultShutdownTimeout},
+		{"SessionTTL", &o.SessionTTL, DefaultSessionTTL},
 	} {
 		switch {
 		case *d.v < 0:
@@ -107,6 +119,13 @@ func (o *Options) validate() error {
 		case *d.v == 0:
 			*d.v = d.def
 		}
+	}
+	switch o.PageAccess {
+	case "":
+		o.PageAccess = PageAccessSignedIn
+	case PageAccessSignedIn, PageAccessAnyone:
+	default:
+		errs = append(errs, fmt.Errorf("Options.PageAccess %q: want %q or %q", o.PageAccess, PageAccessSignedIn, PageAccessAnyone))
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -130,6 +149,7 @@ type Server struct {
 	mux       *http.ServeMux
 	handler   http.Handler
 	inflight  inflight
+	sessions  *sessions
 }
 
 // New checks o and builds a Server.
@@ -137,7 +157,7 @@ func New(o Options) (*Server, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, trigger: o.Trigger, tokenSet: o.Token != ""}
+	s := &Server{opts: o, log: o.Logger, trigger: o.Trigger, tokenSet: o.Token != "", sessions: newSessions(o.SessionTTL)}
 	if s.tokenSet {
 		s.tokenHash = sha256.Sum256([]byte(o.Token))
 	}
@@ -150,11 +170,19 @@ func New(o Options) (*Server, error) {
 		ErrorLog: zapPromLogger{s.log}, ErrorHandling: promhttp.ContinueOnError,
 	}))
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	s.mux.HandleFunc("GET /login", s.loginPage)
+	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.HandleFunc("POST /logout", s.logout)
+	s.mux.HandleFunc("GET /schedules/{name}", s.schedulePage)
+	s.mux.HandleFunc("POST /schedules/{name}/run", s.runNowForm)
+	s.mux.HandleFunc("POST /schedules/{name}/pause", s.pauseForm)
+	s.mux.HandleFunc("POST /schedules/{name}/resume", s.resumeForm)
 	s.mux.HandleFunc("GET /api/v1/schedules", s.listSchedules)
 	s.mux.HandleFunc("GET /api/v1/schedules/{name}", s.getSchedule)
 	s.mux.HandleFunc("POST /api/v1/schedules/{name}/run", s.runNow)
 	s.mux.HandleFunc("POST /api/v1/schedules/{name}/pause", s.pause)
 	s.mux.HandleFunc("POST /api/v1/schedules/{name}/resume", s.resume)
+	s.mux.HandleFunc("GET /api/v1/schedules/{name}/windows", s.listWindows)
 	s.mux.HandleFunc("GET /api/v1/runs", s.listRuns)
 
 	// Browsers can send cross-origin POSTs without a preflight; with no
