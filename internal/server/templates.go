@@ -26,7 +26,9 @@ func timelineSVG(ws []WindowStatus) template.HTML {
 	if len(ws) == 0 {
 		return ""
 	}
-	const cell, gap, height, pad = 9, 2, 28, 16
+	// Cells fill about 900 pixels, at least 6 and at most 24 wide each.
+	const gap, height, pad = 2, 28, 16
+	cell := min(24, max(6, 900/len(ws)-gap))
 	width := len(ws)*(cell+gap) - gap
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" role="img" class="timeline" width="%d" height="%d" viewBox="0 0 %d %d">`,
