@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,7 +151,19 @@ type Server struct {
 	handler   http.Handler
 	inflight  inflight
 	sessions  *sessions
+	// routes are the mux's patterns, as registered.
+	routes []string
 }
+
+// handle registers a route on the mux and remembers its pattern.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.routes = append(s.routes, pattern)
+}
+
+// Routes are the patterns the server serves ("GET /api/v1/runs"), in the
+// order they were registered; docs/openapi.yaml describes each one.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // New checks o and builds a Server.
 func New(o Options) (*Server, error) {
@@ -164,26 +177,26 @@ func New(o Options) (*Server, error) {
 	s.loopback.Store(o.Loopback)
 
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorLog: zapPromLogger{s.log}, ErrorHandling: promhttp.ContinueOnError,
 	}))
-	s.mux.HandleFunc("GET /{$}", s.statusPage)
-	s.mux.HandleFunc("GET /login", s.loginPage)
-	s.mux.HandleFunc("POST /login", s.login)
-	s.mux.HandleFunc("POST /logout", s.logout)
-	s.mux.HandleFunc("GET /schedules/{name}", s.schedulePage)
-	s.mux.HandleFunc("POST /schedules/{name}/run", s.runNowForm)
-	s.mux.HandleFunc("POST /schedules/{name}/pause", s.pauseForm)
-	s.mux.HandleFunc("POST /schedules/{name}/resume", s.resumeForm)
-	s.mux.HandleFunc("GET /api/v1/schedules", s.listSchedules)
-	s.mux.HandleFunc("GET /api/v1/schedules/{name}", s.getSchedule)
-	s.mux.HandleFunc("POST /api/v1/schedules/{name}/run", s.runNow)
-	s.mux.HandleFunc("POST /api/v1/schedules/{name}/pause", s.pause)
-	s.mux.HandleFunc("POST /api/v1/schedules/{name}/resume", s.resume)
-	s.mux.HandleFunc("GET /api/v1/schedules/{name}/windows", s.listWindows)
-	s.mux.HandleFunc("GET /api/v1/runs", s.listRuns)
+	s.handle("GET /{$}", http.HandlerFunc(s.statusPage))
+	s.handle("GET /login", http.HandlerFunc(s.loginPage))
+	s.handle("POST /login", http.HandlerFunc(s.login))
+	s.handle("POST /logout", http.HandlerFunc(s.logout))
+	s.handle("GET /schedules/{name}", http.HandlerFunc(s.schedulePage))
+	s.handle("POST /schedules/{name}/run", http.HandlerFunc(s.runNowForm))
+	s.handle("POST /schedules/{name}/pause", http.HandlerFunc(s.pauseForm))
+	s.handle("POST /schedules/{name}/resume", http.HandlerFunc(s.resumeForm))
+	s.handle("GET /api/v1/schedules", http.HandlerFunc(s.listSchedules))
+	s.handle("GET /api/v1/schedules/{name}", http.HandlerFunc(s.getSchedule))
+	s.handle("POST /api/v1/schedules/{name}/run", http.HandlerFunc(s.runNow))
+	s.handle("POST /api/v1/schedules/{name}/pause", http.HandlerFunc(s.pause))
+	s.handle("POST /api/v1/schedules/{name}/resume", http.HandlerFunc(s.resume))
+	s.handle("GET /api/v1/schedules/{name}/windows", http.HandlerFunc(s.listWindows))
+	s.handle("GET /api/v1/runs", http.HandlerFunc(s.listRuns))
 
 	// Browsers can send cross-origin POSTs without a preflight; with no
 	// token on loopback nothing else would stop a web page from pausing
