@@ -59,10 +59,10 @@ func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.Wind
 			if _, err := j.Archive.Store.Stat(ctx, j.Layout.ClaimKey(u)); err == nil {
 				st.State = server.WindowRunning
 			} else if !errors.Is(err, archive.ErrNotFound) {
-				return nil, fmt.Errorf("window %s: %w", u.ID(), err)
+				return nil, fmt.Errorf("%w: window %s: %w", server.ErrArchiveUnavailable, u.ID(), err)
 			}
 		default:
-			return nil, fmt.Errorf("window %s: %w", u.ID(), err)
+			return nil, fmt.Errorf("%w: window %s: %w", server.ErrArchiveUnavailable, u.ID(), err)
 		}
 		out = append(out, st)
 	}

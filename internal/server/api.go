@@ -68,6 +68,10 @@ var (
 	// ErrUnavailable: the server is shutting down or not ready (503). A
 	// Trigger returns it for a run asked for during shutdown.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrArchiveUnavailable: the archive (its store) could not be read, a
+	// failure outside the daemon (503 with Retry-After; the error text
+	// stays in the log).
+	ErrArchiveUnavailable = errors.New("the archive could not be read")
 )
 
 // Schedule states, the values of ScheduleStatus.Status.

@@ -269,6 +269,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, name string, err e
 		s.writeError(w, r, http.StatusBadRequest, codeBadRequest, msg)
 	case errors.Is(err, ErrRunning):
 		s.writeError(w, r, http.StatusConflict, codeRunning, fmt.Sprintf("a run of schedule %q is in progress", name))
+	case errors.Is(err, ErrArchiveUnavailable):
+		id := requestID(r)
+		s.log.Warn("api call: the archive could not be read", zap.String("request_id", id), zap.String("path", r.URL.Path),
+			zap.String("schedule", name), zap.Error(err))
+		w.Header().Set("Retry-After", "30")
+		s.writeError(w, r, http.StatusServiceUnavailable, codeUnavailable,
+			"the archive could not be read; the daemon's log has the details under request id "+id)
 	case errors.Is(err, ErrUnavailable):
 		w.Header().Set("Retry-After", "30")
 		s.writeError(w, r, http.StatusServiceUnavailable, codeUnavailable, "the daemon is shutting down; run it again on the next instance")

@@ -394,6 +394,9 @@ func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, v viewer, na
 		s.renderSchedule(w, r, v, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrUnavailable):
 		s.renderMessage(w, r, v, http.StatusServiceUnavailable, "The daemon is shutting down; try again on the next instance.")
+	case errors.Is(err, ErrArchiveUnavailable):
+		s.log.Warn("status page action: the archive could not be read", zap.String("request_id", requestID(r)), zap.Error(err))
+		s.renderMessage(w, r, v, http.StatusServiceUnavailable, "The archive could not be read; try again later. The daemon's log has the details under request id "+requestID(r)+".")
 	default:
 		id := requestID(r)
 		s.log.Error("status page action failed", zap.String("request_id", id), zap.String("path", r.URL.Path),

@@ -379,6 +379,14 @@ func TestWindowsEndpoint(t *testing.T) {
 	wantStatus(t, ts.call(t, "GET", "/api/v1/schedules/nope/windows", "", ""), 404)
 	wantStatus(t, ts.call(t, "GET", "/api/v1/schedules/daily-logins/windows?limit=0", "", ""), 400)
 	wantStatus(t, ts.call(t, "GET", "/api/v1/schedules/daily-logins/windows?x=1", "", ""), 400)
+	// An archive that cannot be read is a 503 to retry, its error only in the log.
+	ts.Trigger.set(func(f *fakeTrigger) { f.windowsErr = fmt.Errorf("%w: %s", ErrArchiveUnavailable, secretError) })
+	a = ts.call(t, "GET", "/api/v1/schedules/daily-logins/windows", testToken, "")
+	wantStatus(t, a, 503)
+	if strings.Contains(a.Body, "SELECT") || a.Header.Get("Retry-After") == "" {
+		t.Errorf("unreadable archive: %s (Retry-After %q)", a.Body, a.Header.Get("Retry-After"))
+	}
+	ts.Trigger.set(func(f *fakeTrigger) { f.windowsErr = nil })
 	a = ts.call(t, "GET", "/api/v1/schedules/user-snapshot/windows", "", "")
 	if strings.TrimSpace(a.Body) != `{"windows":[]}` {
 		t.Errorf("snapshot schedule: %s", a.Body)
