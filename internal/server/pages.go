@@ -102,13 +102,19 @@ type scheduleRow struct {
 	// archived by now ("" without freshness).
 	Behind string
 	// Missing counts missing windows among the last timelineWindows;
-	// -1 when the archive could not be read.
+	// -1 when the archive could not be read, -2 when not counted (see
+	// overviewWindowsMax).
 	Missing int
 	// Windows are the last timelineWindows windows (schedule page).
 	Windows []WindowStatus
 }
 
-func (s *Server) row(r *http.Request, st ScheduleStatus, signedIn bool, now time.Time) scheduleRow {
+// overviewWindowsMax bounds the schedules whose missing windows the
+// overview counts: each count reads a manifest per window. Beyond it, each
+// schedule's own page has the count.
+const overviewWindowsMax = 100
+
+func (s *Server) row(r *http.Request, st ScheduleStatus, signedIn, withWindows bool, now time.Time) scheduleRow {
 	st = present(st, signedIn)
 	row := scheduleRow{ScheduleStatus: st, State: "ok"}
 	switch st.Status {
@@ -145,7 +151,10 @@ func (s *Server) row(r *http.Request, st ScheduleStatus, signedIn bool, now time
 		row.Behind = ago(now.Sub(st.Freshness))
 	}
 	row.Missing = -1
-	if st.Windowed {
+	if !withWindows {
+		row.Missing = -2
+	}
+	if st.Windowed && withWindows {
 		ws, err := s.trigger.Windows(r.Context(), st.Name, timelineWindows)
 		if err != nil {
 			s.log.Warn("status page: windows", zap.String("schedule", st.Name), zap.Error(err))
@@ -172,8 +181,9 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		pageView
 		Schedules []scheduleRow
 	}{pageView: s.view(r, v)}
-	for _, st := range s.trigger.Schedules(r.Context()) {
-		row := s.row(r, st, v.signedIn, now)
+	all := s.trigger.Schedules(r.Context())
+	for _, st := range all {
+		row := s.row(r, st, v.signedIn, len(all) <= overviewWindowsMax, now)
 		data.Refresh = data.Refresh || row.State == "running"
 		data.Schedules = append(data.Schedules, row)
 	}
@@ -205,7 +215,7 @@ func (s *Server) renderSchedule(w http.ResponseWriter, r *http.Request, v viewer
 	now := time.Now().UTC()
 	pv := s.view(r, v)
 	pv.Error = errMsg
-	row := s.row(r, st, v.signedIn, now)
+	row := s.row(r, st, v.signedIn, true, now)
 	pv.Refresh = row.State == "running"
 	var runs []runView
 	for _, rr := range s.trigger.Runs(r.Context(), name, DefaultRunsLimit) {

@@ -236,6 +236,16 @@ func TestPagesShowSchedulesAndTimeline(t *testing.T) {
 	if a := b.do("GET", "/", nil); a.Status != 200 || !strings.Contains(a.Body, "?</td>") {
 		t.Errorf("overview with an unreadable archive: %d", a.Status)
 	}
+	// With many schedules the overview does not read every archive: each
+	// schedule's page has its count.
+	ts.Trigger.set(func(f *fakeTrigger) {
+		for i := range overviewWindowsMax {
+			f.schedules = append(f.schedules, ScheduleStatus{Name: fmt.Sprintf("s-%03d", i), Cron: "@daily", Timezone: "UTC", Windowed: true, Status: StatusIdle})
+		}
+	})
+	if a := b.do("GET", "/", nil); a.Status != 200 || strings.Contains(a.Body, "?</td>") || !strings.Contains(a.Body, `<a href="/schedules/s-099">see</a>`) {
+		t.Errorf("overview of %d schedules: %d, read the archives: %v", overviewWindowsMax+2, a.Status, strings.Contains(a.Body, "?</td>"))
+	}
 }
 
 func TestPagesButtons(t *testing.T) {

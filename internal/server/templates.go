@@ -151,7 +151,7 @@ dt { color: #666; } dd { margin: 0; }
 <td><span class="state state-{{.State}}">{{.State}}</span><br><small>{{.Why}}</small></td>
 <td>{{if isZero .Freshness}}—{{else}}{{when .Freshness}}<br><small>{{.Behind}} behind</small>{{end}}</td>
 <td class="num{{if .LostWindows}} bad{{end}}">{{.LostWindows}}</td>
-<td class="num{{if gt .Missing 0}} bad{{end}}">{{if not .Windowed}}—{{else if lt .Missing 0}}?{{else}}{{.Missing}}{{end}}</td>
+<td class="num{{if gt .Missing 0}} bad{{end}}">{{if not .Windowed}}—{{else if eq .Missing -2}}<a href="/schedules/{{.Name}}">see</a>{{else if lt .Missing 0}}?{{else}}{{.Missing}}{{end}}</td>
 {{if and $.SignedIn $.CSRF}}<td>{{template "buttons" (buttonsFor $.SignedIn $.CSRF . "overview")}}</td>{{end}}
 </tr>
 {{end}}</tbody>
