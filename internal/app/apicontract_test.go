@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/testenv"
@@ -33,26 +30,7 @@ func TestAPIContract(t *testing.T) {
 	cfg := demoDir(t)
 	dir := filepath.Dir(filepath.Dir(cfg))
 	edit(t, filepath.Join(dir, "schedules", "audit-log-rows.yaml"), "catch_up: all", "catch_up: latest")
-	base := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
-	started := time.Now()
-	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(),
-		Now: func() time.Time { return base.Add(time.Since(started)) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	d := serving(t, a)
-	d.WatchInterval = -1
-	url := "http://" + d.Listener.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}()
+	url := runningDaemon(t, cfg, time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC))
 
 	type state struct {
 		Runs   int

@@ -65,26 +65,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// lost; the others are archived by the catch-up at start.
 	edit(t, filepath.Join(dir, "schedules", "audit-log-rows.yaml"), "  every: day\n", "  every: day\n  start: 2026-10-07T00:00:00Z\n")
 	edit(t, cfg, "retention: 90d", "retention: 20d")
-	base := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
-	started := time.Now()
-	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(),
-		Now: func() time.Time { return base.Add(time.Since(started)) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	d := serving(t, a)
-	d.WatchInterval = -1
-	url := "http://" + d.Listener.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}()
+	url := runningDaemon(t, cfg, time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC))
 	api := func(path string, v any) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", url+path, nil)
@@ -254,6 +235,32 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Error("a post without the CSRF token paused the schedule")
 	}
 	shot("06-csrf-refused.png")
+}
+
+// runningDaemon loads cfg with a clock that starts at base and runs with
+// the wall clock, serves the daemon on a free loopback port, and stops it
+// (checking its error) when the test ends. It returns the API's base URL.
+func runningDaemon(t *testing.T, cfg string, base time.Time) string {
+	t.Helper()
+	started := time.Now()
+	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(),
+		Now: func() time.Time { return base.Add(time.Since(started)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := serving(t, a)
+	d.WatchInterval = -1
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+		a.Close()
+	})
+	return "http://" + d.Listener.Addr().String()
 }
 
 // edit replaces old by new in file, once; the test fails if old is not there.
