@@ -87,7 +87,7 @@ func TestAPIContract(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		args := append([]string{"run", spec, "--url", url, "--checks", checks,
-			"--phases", "examples,coverage,fuzzing", "--max-examples", "8", "--seed", "20261201",
+			"--phases", "examples,coverage,fuzzing", "--max-examples", "5", "--seed", "20261201",
 			"--workers", "1", "--max-redirects", "0", "--request-timeout", "30",
 			"--suppress-health-check", "all"}, extra...)
 		cmd := exec.Command(st, args...)
