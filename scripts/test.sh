@@ -13,6 +13,11 @@ ALLOWED_SKIPS='^TestSnowflakeLive'
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
+# Tests keep what a person should look at (the status page test's
+# screenshots) under $EXPORTD_ARTIFACTS/<test name>.
+export EXPORTD_ARTIFACTS="${EXPORTD_ARTIFACTS:-$PWD/test-artifacts}"
+mkdir -p "$EXPORTD_ARTIFACTS"
+
 echo "== go vet"
 go vet ./...
 (cd deploy && go vet ./...)

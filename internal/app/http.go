@@ -30,6 +30,7 @@ func (d *Daemon) serveHTTP(ctx context.Context, errc chan<- error) error {
 		Listen: ln.Addr().String(), Token: cfg.Server.Token.Reveal(),
 		Loopback: server.IsLoopback(ln.Addr().String()),
 		Trigger:  trigger{d}, Gatherer: d.registry, Logger: d.log, Version: d.opts.Version,
+		PageAccess:      cfg.Server.StatusPage,
 		ShutdownTimeout: 10 * time.Second,
 	})
 	if err != nil {
@@ -76,6 +77,10 @@ func (t trigger) RunNow(ctx context.Context, req server.RunRequest) (server.RunO
 
 func (t trigger) Runs(ctx context.Context, schedule string, limit int) []server.RunRecord {
 	return t.d.Runs(schedule, limit)
+}
+
+func (t trigger) Windows(ctx context.Context, name string, n int) ([]server.WindowStatus, error) {
+	return t.d.Windows(ctx, name, n)
 }
 
 func (t trigger) Pause(ctx context.Context, name string) error  { return t.d.Pause(name) }

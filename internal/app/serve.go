@@ -298,7 +298,7 @@ func (d *Daemon) finish(a *App, name string, st *scheduleState, fr FireResult) {
 // record adds a unit run to the history and the schedule's state.
 func (d *Daemon) record(name, trigger string, res export.Result, err error) RunRecord {
 	r := RunRecord{Schedule: name, Unit: res.Unit.ID(), Logical: res.Unit.Logical, Trigger: trigger,
-		Finished: time.Now().UTC(), Outcome: outcomeOf(res, err), ManifestKey: res.ManifestKey}
+		Finished: time.Now().UTC(), Outcome: outcomeOf(res, err), ManifestKey: res.ManifestKey, Attempt: res.Attempt}
 	r.Started = r.Finished.Add(-res.Duration)
 	r.Window = windowPtr(res.Unit.Window)
 	if o := res.Object; o != nil {

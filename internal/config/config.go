@@ -262,6 +262,10 @@ type Server struct {
 	// address (then an unset ${ENV_VAR} just means no token); required
 	// otherwise.
 	Token Secret `yaml:"token,omitempty" json:"token,omitzero"`
+	// StatusPage says who sees the status pages at /: signed_in (default:
+	// browsers signed in with the token) or anyone (anyone who can reach
+	// the listener sees them read-only; acting still needs the sign-in).
+	StatusPage string `yaml:"status_page,omitempty" json:"status_page"`
 	// ShutdownTimeout bounds how long SIGTERM waits for running exports
 	// before cancelling them; default 60s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout,omitempty" json:"shutdown_timeout"`

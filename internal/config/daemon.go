@@ -406,6 +406,13 @@ func (l *loader) checkServer(f *fileState, cfg *Config) (loopback bool) {
 		ip := net.ParseIP(host)
 		loopback = host == "localhost" || (ip != nil && ip.IsLoopback())
 	}
+	switch s.StatusPage {
+	case "":
+		s.StatusPage = "signed_in"
+	case "signed_in", "anyone":
+	default:
+		l.errorf(f, "server.status_page", "%s: want signed_in (only browsers signed in with the token) or anyone (read-only for anyone who reaches the listener)", quoteShort(s.StatusPage))
+	}
 	if s.ShutdownTimeout == 0 {
 		s.ShutdownTimeout = DefaultShutdownTimeout
 	} else if s.ShutdownTimeout < 0 {

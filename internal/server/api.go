@@ -36,6 +36,10 @@ type Trigger interface {
 	// Ready is nil when the configuration is loaded and sources and stores
 	// were checked.
 	Ready(ctx context.Context) error
+	// Windows is the state of a windowed schedule's last n closed windows,
+	// oldest first, as the archive shows them; nil for a snapshot
+	// schedule. ErrUnknownSchedule for a name not configured.
+	Windows(ctx context.Context, name string, n int) ([]WindowStatus, error)
 }
 
 // Errors a Trigger returns (wrapped) and the Client returns for the
@@ -64,6 +68,10 @@ var (
 	// ErrUnavailable: the server is shutting down or not ready (503). A
 	// Trigger returns it for a run asked for during shutdown.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrArchiveUnavailable: the archive (its store) could not be read, a
+	// failure outside the daemon (503 with Retry-After; the error text
+	// stays in the log).
+	ErrArchiveUnavailable = errors.New("the archive could not be read")
 )
 
 // Schedule states, the values of ScheduleStatus.Status.
@@ -145,6 +153,31 @@ type RunRecord struct {
 	// Error is the failure's text. The server sends it to authenticated
 	// callers only: it may hold SQL or host names.
 	Error string `json:"error,omitempty"`
+}
+
+// Window states, the values of WindowStatus.State.
+const (
+	// WindowArchived: a committed manifest with the window's object.
+	WindowArchived = "archived"
+	// WindowSkipped: committed as skipped (no rows, by the schedule's rule).
+	WindowSkipped = "skipped"
+	// WindowLost: committed as lost (the source no longer had its rows).
+	WindowLost = "lost"
+	// WindowRunning: claimed by a run that has not committed yet.
+	WindowRunning = "running"
+	// WindowMissing: closed (past its lag) and neither claimed nor committed.
+	WindowMissing = "missing"
+)
+
+// WindowStatus is one closed window of a windowed schedule.
+type WindowStatus struct {
+	// ID is the archive's unit id of the window.
+	ID     string `json:"id"`
+	Window Window `json:"window"`
+	// State is archived, skipped, lost, running or missing.
+	State string `json:"state"`
+	// Key is the archived object, for archived windows.
+	Key string `json:"key,omitempty"`
 }
 
 // RunRequest asks for a run now.

@@ -35,7 +35,9 @@ func TestAccessTokenOnLoopback(t *testing.T) {
 		{"GET", "/api/v1/schedules", "", 200},
 		{"GET", "/api/v1/runs", "", 200},
 		{"GET", "/metrics", "", 200},
-		{"GET", "/", "", 200},
+		// The pages need a sign-in by default, even on loopback.
+		{"GET", "/", "", 303},
+		{"GET", "/", testToken, 200},
 		// Mutating calls need the token.
 		{"POST", runPath, "", 401},
 		{"POST", "/api/v1/schedules/daily-logins/pause", "", 401},
@@ -81,7 +83,11 @@ func TestAccessTokenOffLoopback(t *testing.T) {
 		{"GET", "/api/v1/schedules/daily-logins", "", 401},
 		{"GET", "/api/v1/runs", "", 401},
 		{"GET", "/metrics", "", 401},
-		{"GET", "/", "", 401},
+		// The pages send a browser to the sign-in form instead.
+		{"GET", "/", "", 303},
+		{"GET", "/schedules/daily-logins", "", 303},
+		{"GET", "/login", "", 200},
+		{"POST", "/schedules/daily-logins/run", "", 403},
 		{"GET", "/no/such/path", "", 401}, // no probing of the route table
 		{"POST", runPath, "", 401},
 		{"GET", "/api/v1/schedules", "wrong", 401},

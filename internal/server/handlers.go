@@ -271,6 +271,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, name string, err e
 		s.writeError(w, r, http.StatusBadRequest, codeBadRequest, msg)
 	case errors.Is(err, ErrRunning):
 		s.writeError(w, r, http.StatusConflict, codeRunning, fmt.Sprintf("a run of schedule %q is in progress", name))
+	case errors.Is(err, ErrArchiveUnavailable):
+		id := requestID(r)
+		s.log.Warn("api call: the archive could not be read", zap.String("request_id", id), zap.String("path", r.URL.Path),
+			zap.String("schedule", name), zap.Error(err))
+		w.Header().Set("Retry-After", "30")
+		s.writeError(w, r, http.StatusServiceUnavailable, codeUnavailable,
+			"the archive could not be read; the daemon's log has the details under request id "+id)
 	case errors.Is(err, ErrUnavailable):
 		w.Header().Set("Retry-After", "30")
 		s.writeError(w, r, http.StatusServiceUnavailable, codeUnavailable, "the daemon is shutting down; run it again on the next instance")
@@ -309,4 +316,43 @@ func presentRun(r RunRecord, trusted bool) RunRecord {
 		r.Error = redactedRunError
 	}
 	return r
+}
+
+// Limits of GET /api/v1/schedules/{name}/windows.
+const (
+	DefaultWindowsLimit = 90
+	MaxWindowsLimit     = 1000
+)
+
+func (s *Server) listWindows(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !s.onlyParams(w, r, "limit") {
+		return
+	}
+	limit := DefaultWindowsLimit
+	if q := r.URL.Query(); q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil || n < 1 || n > MaxWindowsLimit {
+			s.writeError(w, r, http.StatusBadRequest, codeBadRequest,
+				fmt.Sprintf("limit: want an integer from 1 to %d, got %q", MaxWindowsLimit, q.Get("limit")))
+			return
+		}
+		limit = n
+	}
+	ws, err := s.trigger.Windows(r.Context(), name, limit)
+	if err != nil {
+		s.fail(w, r, name, err)
+		return
+	}
+	if len(ws) > limit {
+		ws = ws[len(ws)-limit:]
+	}
+	out := make([]WindowStatus, 0, len(ws))
+	for _, st := range ws {
+		st.Window = Window{Start: utcTime(st.Window.Start), End: utcTime(st.Window.End)}
+		out = append(out, st)
+	}
+	s.writeJSON(w, http.StatusOK, struct {
+		Windows []WindowStatus `json:"windows"`
+	}{out})
 }

@@ -53,6 +53,9 @@ type fakeTrigger struct {
 	runOut   RunOutcome // with runErr
 	pauseErr error
 	readyErr error
+	// windows are the canned windows of every windowed schedule.
+	windows    []WindowStatus
+	windowsErr error
 
 	// block, when set, makes RunNow wait for it (or for ctx); entered is
 	// closed when RunNow starts waiting.
@@ -213,6 +216,21 @@ func (f *fakeTrigger) setPaused(name string, paused bool) error {
 func (f *fakeTrigger) Pause(ctx context.Context, name string) error  { return f.setPaused(name, true) }
 func (f *fakeTrigger) Resume(ctx context.Context, name string) error { return f.setPaused(name, false) }
 
+func (f *fakeTrigger) Windows(ctx context.Context, name string, n int) ([]WindowStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.IndexFunc(f.schedules, func(s ScheduleStatus) bool { return s.Name == name })
+	switch {
+	case i < 0:
+		return nil, fmt.Errorf("windows of %q: %w", name, ErrUnknownSchedule)
+	case f.windowsErr != nil:
+		return nil, f.windowsErr
+	case !f.schedules[i].Windowed:
+		return nil, nil
+	}
+	return slices.Clone(f.windows), nil
+}
+
 func (f *fakeTrigger) Ready(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -256,7 +274,8 @@ func start(t *testing.T, opts ...func(*Options)) *testServer {
 	go func() { done <- ts.Server.Serve(ctx, ln) }()
 	ts.URL = "http://" + ln.Addr().String()
 	tr := &http.Transport{}
-	ts.client = &http.Client{Transport: tr}
+	// Redirects are answers to check (the pages' sign-in), not to follow.
+	ts.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var once sync.Once
 	stopped := false // by the test, which then checks the error itself
 	ts.stop = func() error {

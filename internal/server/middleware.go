@@ -118,6 +118,18 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 		loopback := s.loopback.Load()
 		ok := false
 
+		if isPagePath(r.URL.Path) {
+			// The pages check the browser's session themselves; only the
+			// rules that hold whatever the session apply here.
+			if !s.tokenSet && (!loopback || !loopbackHost(r.Host)) {
+				s.writeError(w, r, http.StatusForbidden, codeForbidden,
+					"no API token is configured: only requests to a loopback host name are served")
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+
 		switch {
 		case s.tokenSet:
 			h := r.Header.Get("Authorization")

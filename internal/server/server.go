@@ -1,7 +1,8 @@
 // Package server is exportd's HTTP API: schedules and their state, run now,
-// run history, pause and resume, health and readiness, Prometheus metrics
-// and a read-only status page for operators. It also holds the API's
-// client, used by the CLI.
+// run history, windows, pause and resume, health and readiness, Prometheus
+// metrics, and the status pages for operators (server-rendered, no
+// script; Run now, pause and resume as forms behind a sign-in with the API
+// token). It also holds the API's client, used by the CLI.
 //
 // The server sees the daemon only through the small Trigger interface, so
 // it can be tested against canned state and never imports the scheduler or
@@ -11,6 +12,10 @@
 // listener that is not loopback every call but /healthz and /readyz needs
 // it. Without a token, mutating calls are refused unless the listener is
 // loopback (the configuration makes a token mandatory off loopback).
+// The pages (/, /login, /logout, /schedules/...) have their own rule: a
+// browser signs in with the token to a session cookie, forms need the
+// session and its CSRF token, and Options.PageAccess says whether the
+// read-only pages need the sign-in too (the default) or not.
 // Error answers never carry internal error text (SQL, host names): a 500
 // says only "internal error" and a request id that finds the full error in
 // the daemon's log.
@@ -23,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +67,12 @@ type Options struct {
 	Logger *zap.Logger
 	// Version is shown on the status page.
 	Version string
+	// PageAccess says who sees the status pages: PageAccessSignedIn ("" is
+	// the same) or PageAccessAnyone.
+	PageAccess string
+	// SessionTTL is how long a browser's sign-in lasts; zero means
+	// DefaultSessionTTL.
+	SessionTTL time.Duration
 
 	// Timeouts of the HTTP server; zero means the Default constants.
 	// There is no write timeout: POST .../run?wait=true answers when the
@@ -100,6 +112,7 @@ func (o *Options) validate() error {
 		{"ReadTimeout", &o.ReadTimeout, DefaultReadTimeout},
 		{"IdleTimeout", &o.IdleTimeout, DefaultIdleTimeout},
 		{"ShutdownTimeout", &o.ShutdownTimeout, DefaultShutdownTimeout},
+		{"SessionTTL", &o.SessionTTL, DefaultSessionTTL},
 	} {
 		switch {
 		case *d.v < 0:
@@ -107,6 +120,13 @@ func (o *Options) validate() error {
 		case *d.v == 0:
 			*d.v = d.def
 		}
+	}
+	switch o.PageAccess {
+	case "":
+		o.PageAccess = PageAccessSignedIn
+	case PageAccessSignedIn, PageAccessAnyone:
+	default:
+		errs = append(errs, fmt.Errorf("Options.PageAccess %q: want %q or %q", o.PageAccess, PageAccessSignedIn, PageAccessAnyone))
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -130,32 +150,53 @@ type Server struct {
 	mux       *http.ServeMux
 	handler   http.Handler
 	inflight  inflight
+	sessions  *sessions
+	// routes are the mux's patterns, as registered.
+	routes []string
 }
+
+// handle registers a route on the mux and remembers its pattern.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.routes = append(s.routes, pattern)
+}
+
+// Routes are the patterns the server serves ("GET /api/v1/runs"), in the
+// order they were registered; docs/openapi.yaml describes each one.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // New checks o and builds a Server.
 func New(o Options) (*Server, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, trigger: o.Trigger, tokenSet: o.Token != ""}
+	s := &Server{opts: o, log: o.Logger, trigger: o.Trigger, tokenSet: o.Token != "", sessions: newSessions(o.SessionTTL)}
 	if s.tokenSet {
 		s.tokenHash = sha256.Sum256([]byte(o.Token))
 	}
 	s.loopback.Store(o.Loopback)
 
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorLog: zapPromLogger{s.log}, ErrorHandling: promhttp.ContinueOnError,
 	}))
-	s.mux.HandleFunc("GET /{$}", s.statusPage)
-	s.mux.HandleFunc("GET /api/v1/schedules", s.listSchedules)
-	s.mux.HandleFunc("GET /api/v1/schedules/{name}", s.getSchedule)
-	s.mux.HandleFunc("POST /api/v1/schedules/{name}/run", s.runNow)
-	s.mux.HandleFunc("POST /api/v1/schedules/{name}/pause", s.pause)
-	s.mux.HandleFunc("POST /api/v1/schedules/{name}/resume", s.resume)
-	s.mux.HandleFunc("GET /api/v1/runs", s.listRuns)
+	s.handle("GET /{$}", http.HandlerFunc(s.statusPage))
+	s.handle("GET /login", http.HandlerFunc(s.loginPage))
+	s.handle("POST /login", http.HandlerFunc(s.login))
+	s.handle("POST /logout", http.HandlerFunc(s.logout))
+	s.handle("GET /schedules/{name}", http.HandlerFunc(s.schedulePage))
+	s.handle("POST /schedules/{name}/run", http.HandlerFunc(s.runNowForm))
+	s.handle("POST /schedules/{name}/pause", http.HandlerFunc(s.pauseForm))
+	s.handle("POST /schedules/{name}/resume", http.HandlerFunc(s.resumeForm))
+	s.handle("GET /api/v1/schedules", http.HandlerFunc(s.listSchedules))
+	s.handle("GET /api/v1/schedules/{name}", http.HandlerFunc(s.getSchedule))
+	s.handle("POST /api/v1/schedules/{name}/run", http.HandlerFunc(s.runNow))
+	s.handle("POST /api/v1/schedules/{name}/pause", http.HandlerFunc(s.pause))
+	s.handle("POST /api/v1/schedules/{name}/resume", http.HandlerFunc(s.resume))
+	s.handle("GET /api/v1/schedules/{name}/windows", http.HandlerFunc(s.listWindows))
+	s.handle("GET /api/v1/runs", http.HandlerFunc(s.listRuns))
 
 	// Browsers can send cross-origin POSTs without a preflight; with no
 	// token on loopback nothing else would stop a web page from pausing
