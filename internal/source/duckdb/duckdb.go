@@ -50,13 +50,30 @@ type Options struct {
 	// SpoolDir is a folder the daemon owns. Export pipes and DuckDB's spill
 	// files live there, and it is the only folder queries can touch.
 	SpoolDir string
-	// Threads limits DuckDB's worker threads; 0 keeps DuckDB's default (all cores).
+	// Threads limits DuckDB's worker threads. 0 runs the init files on all
+	// cores and exports on one thread each (DefaultThreads): with more, an
+	// order-preserving COPY buffers every batch that finishes ahead of the
+	// one being written, and its memory grows with the result.
 	Threads int
-	// MemoryLimit is DuckDB's memory_limit ("2GB"); "" keeps DuckDB's default.
+	// MemoryLimit is DuckDB's memory_limit ("2GB"), shared by every query
+	// of the source. "" sets it, once the init files have run, to what the
+	// database holds then plus DefaultMemoryHeadroom: tables the init files
+	// built in memory stay resident, and the buffer cache of a database file
+	// cannot grow with the tables an export reads.
 	MemoryLimit string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *zap.Logger
 }
+
+// DefaultThreads is the number of DuckDB threads of a source whose Threads
+// is 0, from the end of its init files on.
+const DefaultThreads = 1
+
+// DefaultMemoryHeadroom is what a source whose MemoryLimit is "" may use
+// beyond what its init files left in memory. Below about 80 MiB a sort of a
+// million wide rows fails to pin its blocks; 96 MiB lets it spill to the
+// spool folder instead.
+const DefaultMemoryHeadroom = 96 << 20
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -269,6 +286,10 @@ func (s *Source) setup(ctx context.Context, connector *ddb.Connector, opts Optio
 		s.log.Info("init file done", zap.String("file", file), zap.Duration("took", time.Since(start)))
 	}
 
+	if err := s.exportSettings(ctx, c, opts); err != nil {
+		return err
+	}
+
 	// The init files may have changed settings globally; pin the time zone
 	// again, then close the door. Order matters: lock_configuration last,
 	// since it also freezes the two settings before it.
@@ -285,6 +306,39 @@ func (s *Source) setup(ctx context.Context, connector *ddb.Connector, opts Optio
 			return err
 		}
 	}
+	return nil
+}
+
+// exportSettings applies the defaults of Threads and MemoryLimit once the
+// init files have run, so that building the data keeps every core and the
+// memory it needs.
+func (s *Source) exportSettings(ctx context.Context, c driver.Conn, opts Options) error {
+	exec := c.(driver.ExecerContext)
+	if opts.Threads == 0 {
+		if _, err := exec.ExecContext(ctx, fmt.Sprintf("SET GLOBAL threads = %d", DefaultThreads), nil); err != nil {
+			return fmt.Errorf("threads: %w", err)
+		}
+	}
+	if opts.MemoryLimit != "" {
+		return nil
+	}
+	rows, err := c.(driver.QueryerContext).QueryContext(ctx,
+		"SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()", nil)
+	if err != nil {
+		return fmt.Errorf("memory in use: %w", err)
+	}
+	vals := make([]driver.Value, 1)
+	err = rows.Next(vals)
+	_ = rows.Close()
+	if err != nil {
+		return fmt.Errorf("memory in use: %w", err)
+	}
+	used, _ := vals[0].(int64)
+	limit := fmt.Sprintf("SET GLOBAL memory_limit = '%dB'", used+DefaultMemoryHeadroom)
+	if _, err := exec.ExecContext(ctx, limit, nil); err != nil {
+		return fmt.Errorf("memory limit: %w", err)
+	}
+	s.log.Info("memory limit set", zap.Int64("in_use_bytes", used), zap.Int64("memory_limit_bytes", used+DefaultMemoryHeadroom))
 	return nil
 }
 
