@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -122,6 +124,10 @@ type Source struct {
 	vars     map[string]string
 	log      *zap.Logger
 	db       *sql.DB
+
+	// cache keeps what a query's text always gives: its parse check and
+	// its output columns. Every window of a schedule runs the same text.
+	cache queryCache
 
 	// locked is set once the lockdown is in place; from then on every new
 	// pooled connection is checked rather than configured.
@@ -401,11 +407,75 @@ func (s *Source) Describe(ctx context.Context, q source.Query) ([]source.Column,
 	if err != nil {
 		return nil, fmt.Errorf("duckdb source %q: describe: %w", s.name, err)
 	}
-	cols, err := s.describeStmt(ctx, "DESCRIBE (\n"+text+"\n)", q.Args)
+	cols, err := s.describeQuery(ctx, text, q.Args)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb source %q: describe: %w", s.name, bindError(ctx, err))
 	}
 	return cols, nil
+}
+
+// describeQuery returns the output columns of a checked query text, from
+// the cache when the same text with arguments of the same types was
+// described before. The answer cannot change while the source is open:
+// the init files are the only statements that change the catalog, and
+// export queries are single SELECTs that can reach no other database.
+func (s *Source) describeQuery(ctx context.Context, text string, args []any) ([]source.Column, error) {
+	var key strings.Builder
+	key.WriteString(text)
+	for _, a := range args {
+		fmt.Fprintf(&key, "\x00%T", a)
+	}
+	if cols, ok := s.cache.columns(key.String()); ok {
+		return cols, nil
+	}
+	cols, err := s.describeStmt(ctx, "DESCRIBE (\n"+text+"\n)", args)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.setColumns(key.String(), cols)
+	return cols, nil
+}
+
+// queryCache holds per query text what is worked out again for every
+// window otherwise. It is bounded: a full cache starts over.
+type queryCache struct {
+	mu      sync.Mutex
+	checked map[string]int             // text -> number of parameters
+	cols    map[string][]source.Column // text and argument types -> columns
+}
+
+const queryCacheSize = 1024
+
+func (c *queryCache) params(text string) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.checked[text]
+	return n, ok
+}
+
+func (c *queryCache) setParams(text string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.checked == nil || len(c.checked) >= queryCacheSize {
+		c.checked = map[string]int{}
+	}
+	c.checked[text] = n
+}
+
+func (c *queryCache) columns(key string) ([]source.Column, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cols, ok := c.cols[key]
+	return slices.Clone(cols), ok
+}
+
+func (c *queryCache) setColumns(key string, cols []source.Column) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cols == nil || len(c.cols) >= queryCacheSize {
+		c.cols = map[string][]source.Column{}
+	}
+	c.cols[key] = slices.Clone(cols)
 }
 
 func (s *Source) describeStmt(ctx context.Context, stmt string, args []any) ([]source.Column, error) {

@@ -51,7 +51,7 @@ func (s *Source) ExportCSV(ctx context.Context, q source.Query, w io.Writer) (so
 	if err != nil {
 		return source.Result{}, fmt.Errorf("duckdb source %q: export: %w", s.name, err)
 	}
-	cols, err := s.describeStmt(ctx, "DESCRIBE (\n"+text+"\n)", q.Args)
+	cols, err := s.describeQuery(ctx, text, q.Args)
 	if err != nil {
 		return source.Result{}, fmt.Errorf("duckdb source %q: export: describe: %w", s.name, bindError(ctx, err))
 	}
