@@ -19,7 +19,10 @@ const memoryBoundMiB = 150
 func TestExportMemoryBound(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "rows.duckdb")
-	const rows = 1_000_000
+	rows := int64(1_000_000)
+	if raceEnabled {
+		rows = 200_000
+	}
 	makeTable(t, db, rows)
 
 	got := runChild(t, job{Mode: "export", DB: db, Dest: "folder", Dir: filepath.Join(dir, "export")})
