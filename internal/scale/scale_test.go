@@ -242,4 +242,3 @@ func procCPU(pid int) float64 {
 	s, _ := strconv.ParseFloat(f[12], 64)
 	return (u + s) / 100
 }
-
