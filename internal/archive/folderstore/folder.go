@@ -16,6 +16,7 @@
 package folderstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -29,6 +30,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -212,10 +214,23 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectI
 // path and size.
 func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode, sync bool) (string, int64, error) {
 	return s.writeTempFunc(mode, sync, func(w io.Writer) (int64, error) {
-		// Large reads: a 1 MiB buffer takes what a producer writes in one go.
-		return io.CopyBuffer(w, ctxReader{ctx, body}, make([]byte, 1<<20))
+		if wt, ok := body.(io.WriterTo); ok {
+			// Bytes in memory (manifests, claims): no copy buffer.
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			return wt.WriteTo(w)
+		}
+		// Large reads: a 1 MiB buffer takes what a producer writes in one
+		// go. Buffers are reused: a window of catch-up is a few small
+		// writes, and a fresh megabyte for each was most of its garbage.
+		buf := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(buf)
+		return io.CopyBuffer(w, ctxReader{ctx, body}, *buf)
 	})
 }
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // writeTempFunc lets write fill a temp file, then fsyncs it if sync.
 func (s *Store) writeTempFunc(mode os.FileMode, sync bool, write func(w io.Writer) (int64, error)) (string, int64, error) {
@@ -402,7 +417,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte) (string, er
 	if _, err := os.Lstat(p); err == nil {
 		return "", fmt.Errorf("%s: %w", key, archive.ErrExists)
 	}
-	tmp, _, err := s.writeTemp(ctx, strings.NewReader(string(data)), 0o644, durable(key))
+	tmp, _, err := s.writeTemp(ctx, bytes.NewReader(data), 0o644, durable(key))
 	if err != nil {
 		return "", err
 	}
@@ -433,7 +448,7 @@ func (s *Store) Replace(ctx context.Context, key string, data []byte, ifMatch st
 	if etagOf(cur) != ifMatch {
 		return "", fmt.Errorf("%s: %w", key, archive.ErrPrecondition)
 	}
-	tmp, _, err := s.writeTemp(ctx, strings.NewReader(string(data)), 0o644, durable(key))
+	tmp, _, err := s.writeTemp(ctx, bytes.NewReader(data), 0o644, durable(key))
 	if err != nil {
 		return "", err
 	}

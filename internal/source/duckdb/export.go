@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -84,6 +85,10 @@ func timestampsInUTC(text string, cols []source.Column) string {
 	return "SELECT * REPLACE (" + strings.Join(replace, ", ") + ") FROM (\n" + text + "\n)"
 }
 
+// pipeBuffers are the FIFO reader's buffers, reused: an export of a small
+// window would otherwise spend more on a fresh buffer than on its rows.
+var pipeBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
 type copyOutcome struct {
 	rows int64
 	err  error
@@ -140,7 +145,9 @@ func (s *Source) copyThroughPipe(ctx context.Context, text string, args []any, w
 	}()
 
 	var writeErr, readErr error
-	buf := make([]byte, 256<<10)
+	bufp := pipeBuffers.Get().(*[]byte)
+	defer pipeBuffers.Put(bufp)
+	buf := *bufp
 	for {
 		if copyReturned.Load() {
 			_ = r.SetReadDeadline(time.Now().Add(drainGrace))
