@@ -2,9 +2,26 @@
 # The benchmarks behind the README's figures (not part of `make test`, which
 # only smoke-runs them). Each prints its figures and the ratio against a
 # baseline measured in the same run. About 15 minutes on 2 cores.
+#
+#   scripts/bench.sh              everything below but the scale table
+#   scripts/bench.sh scale        peak RSS, CPU and wall time against rows (1M,
+#                                 10M), S3 end to end against a plain PutObject,
+#                                 exports at once: each export a child process
+#                                 measured by its own rusage, 5 interleaved
+#                                 rounds (EXPORTD_SCALE_REPEATS), min and median.
+#                                 About 15 minutes; writes up to 3.5 GB at a time
+#                                 in the temp folder and removes it.
+#   scripts/bench.sh scale --100m adds 100M rows (a 4.7 GB table, 34 GB of CSV
+#                                 per export; hours).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run() { echo "== $*"; go test -run '^$' -timeout 60m "$@" | grep -vE '^(goos|goarch|pkg|cpu):'; }
+if [ "${1:-}" = scale ]; then
+  if [ "${2:-}" = --100m ]; then export EXPORTD_SCALE_100M=1; fi
+  echo "== scale"
+  nice go test -run '^$' -timeout 600m -bench 'Scale$' -benchtime 1x ./internal/scale | grep -vE '^(goos|goarch|pkg|cpu):'
+  exit 0
+fi
 # Issue 2: 1M raw audit rows through the production path vs DuckDB COPY to a file.
 run ./internal/app -bench ExportRawRows -benchtime 1x
 # Issue 3: compiled Daily Login Activity vs a hand-written query, 5M rows.
@@ -18,6 +35,8 @@ run ./internal/schedule -bench 'Startup|FireLateness' -benchtime 1x
 run ./internal/metrics -bench . -benchtime 3x
 # Issue 5: 1 GiB streamed to versitygw vs a plain PutObject, two part settings.
 run ./internal/archive/s3store -bench Put1GiB -benchtime 1x
+# Issue 14: what catch-up costs per window (fsyncs, CPU), 20-row daily windows.
+run ./internal/scale -bench CatchUpWindow -benchtime 400x
 # Parts: the CSV encoder and the DuckDB FIFO path.
 run ./internal/render -bench . -benchtime 1x
 run ./internal/source/duckdb -bench . -benchtime 1x

@@ -117,6 +117,12 @@ func (a *Archive) Claim(ctx context.Context, l domain.Layout, u domain.Unit, rev
 		return nil, fmt.Errorf("create claim %s: %w", key, err)
 	}
 	old, oldTag, err := a.readClaim(ctx, key)
+	var torn *tornClaimError
+	if errors.As(err, &torn) {
+		// A claim cut short by a crash (stores need not make claims
+		// durable): no run holds it, so it is taken over like an expired one.
+		old, oldTag, err = ClaimRecord{}, torn.etag, nil
+	}
 	if errors.Is(err, ErrNotFound) {
 		// Released between our create and read: the other run failed.
 		// Report it as claimed; the next fire retries.
@@ -156,10 +162,19 @@ func (a *Archive) readClaim(ctx context.Context, key string) (ClaimRecord, strin
 	}
 	var r ClaimRecord
 	if err := json.Unmarshal(data, &r); err != nil {
-		return ClaimRecord{}, "", fmt.Errorf("claim %s: %w", key, err)
+		return ClaimRecord{}, "", &tornClaimError{key: key, etag: etag, err: err}
 	}
 	return r, etag, nil
 }
+
+// tornClaimError is a claim whose bytes do not decode.
+type tornClaimError struct {
+	key, etag string
+	err       error
+}
+
+func (e *tornClaimError) Error() string { return fmt.Sprintf("claim %s: %v", e.key, e.err) }
+func (e *tornClaimError) Unwrap() error { return e.err }
 
 func (c *Claim) update(ctx context.Context, change func(*ClaimRecord)) error {
 	c.mu.Lock()

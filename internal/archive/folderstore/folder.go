@@ -4,9 +4,19 @@
 // replace it), and the folder is fsynced. Small objects (claims, heads) are
 // swapped under an flock(2) so several processes on one host can share a
 // folder.
+//
+// Claims are written without fsync. They coordinate the processes that
+// share the folder, which a crash of the host stops all at once; what a
+// crash must not lose is what the commit protocol relies on, and every
+// write of it stays fsynced: the object before its manifest is written, the
+// manifest before the head moves, the head. A claim lost in a crash leaves
+// an object without a manifest, which the next run of the unit completes
+// (the object's create fails, and the run reads it back), as it completes
+// one whose claim survived.
 package folderstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -20,6 +30,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +45,8 @@ const tmpDir = ".tmp"
 
 // Store is a folder archive.
 type Store struct {
-	root string
+	root  string
+	syncs atomic.Int64
 }
 
 var _ archive.Store = (*Store)(nil)
@@ -65,6 +78,20 @@ func sweepTemps(dir string) {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// Syncs counts the fsyncs (files and folders) the store has made: what a
+// window of catch-up costs the disk.
+func (s *Store) Syncs() int64 { return s.syncs.Load() }
+
+// durable says whether a small object's writes are fsynced: all but claims.
+func durable(key string) bool {
+	for part := range strings.SplitSeq(key, "/") {
+		if part == archive.ClaimsDir {
+			return false
+		}
+	}
+	return true
 }
 
 // Root is the folder's absolute path.
@@ -184,16 +211,30 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectI
 	return nil
 }
 
-// writeTemp writes body to a fsynced temp file and returns its path and size.
-func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode) (string, int64, error) {
-	return s.writeTempFunc(mode, func(w io.Writer) (int64, error) {
-		// Large reads: a 1 MiB buffer takes what a producer writes in one go.
-		return io.CopyBuffer(w, ctxReader{ctx, body}, make([]byte, 1<<20))
+// writeTemp writes body to a temp file, fsynced if sync, and returns its
+// path and size.
+func (s *Store) writeTemp(ctx context.Context, body io.Reader, mode os.FileMode, sync bool) (string, int64, error) {
+	return s.writeTempFunc(mode, sync, func(w io.Writer) (int64, error) {
+		if wt, ok := body.(io.WriterTo); ok {
+			// Bytes in memory (manifests, claims): no copy buffer.
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			return wt.WriteTo(w)
+		}
+		// Large reads: a 1 MiB buffer takes what a producer writes in one
+		// go. Buffers are reused: a window of catch-up is a few small
+		// writes, and a fresh megabyte for each was most of its garbage.
+		buf := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(buf)
+		return io.CopyBuffer(w, ctxReader{ctx, body}, *buf)
 	})
 }
 
-// writeTempFunc lets write fill a temp file, then fsyncs it.
-func (s *Store) writeTempFunc(mode os.FileMode, write func(w io.Writer) (int64, error)) (string, int64, error) {
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// writeTempFunc lets write fill a temp file, then fsyncs it if sync.
+func (s *Store) writeTempFunc(mode os.FileMode, sync bool, write func(w io.Writer) (int64, error)) (string, int64, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	// The writer's pid in the name lets New sweep what a killed writer left.
@@ -204,7 +245,8 @@ func (s *Store) writeTempFunc(mode os.FileMode, write func(w io.Writer) (int64, 
 	}
 	fw := &flushingWriter{f: f}
 	n, err := write(fw)
-	if err == nil {
+	if err == nil && sync {
+		s.syncs.Add(1)
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -251,7 +293,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func syncDir(dir string) error {
+func (s *Store) syncDir(dir string) error {
+	s.syncs.Add(1)
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -260,22 +303,23 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// linkInto publishes tmp at p without ever replacing an existing file.
-func linkInto(tmp, p string) error {
+// linkInto publishes tmp at p without ever replacing an existing file, and
+// fsyncs the folder if sync.
+func (s *Store) linkInto(tmp, p string, sync bool) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
 	err := os.Link(tmp, p)
 	os.Remove(tmp)
-	if err != nil {
+	if err != nil || !sync {
 		return err
 	}
-	return syncDir(filepath.Dir(p))
+	return s.syncDir(filepath.Dir(p))
 }
 
 // Put implements archive.Writer: create-only, atomic.
 func (s *Store) Put(ctx context.Context, key string, body io.Reader, opts archive.PutOptions) (archive.ObjectInfo, error) {
-	return s.put(ctx, key, func() (string, int64, error) { return s.writeTemp(ctx, body, 0o444) })
+	return s.put(ctx, key, func() (string, int64, error) { return s.writeTemp(ctx, body, 0o444, true) })
 }
 
 var _ archive.StreamPutter = (*Store)(nil)
@@ -284,7 +328,7 @@ var _ archive.StreamPutter = (*Store)(nil)
 // directly (no pipe); the object is published only if it returns nil.
 func (s *Store) PutStream(ctx context.Context, key string, opts archive.PutOptions, write func(w io.Writer) error) (archive.ObjectInfo, error) {
 	return s.put(ctx, key, func() (string, int64, error) {
-		return s.writeTempFunc(0o444, func(w io.Writer) (int64, error) {
+		return s.writeTempFunc(0o444, true, func(w io.Writer) (int64, error) {
 			cw := &countWriter{w: w}
 			err := write(cw)
 			if err == nil {
@@ -318,7 +362,7 @@ func (s *Store) put(ctx context.Context, key string, fill func() (string, int64,
 	if err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("write %s: %w", key, err)
 	}
-	if err := linkInto(tmp, p); err != nil {
+	if err := s.linkInto(tmp, p, true); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return archive.ObjectInfo{}, fmt.Errorf("%s: %w", key, archive.ErrExists)
 		}
@@ -374,11 +418,11 @@ func (s *Store) Create(ctx context.Context, key string, data []byte) (string, er
 	if _, err := os.Lstat(p); err == nil {
 		return "", fmt.Errorf("%s: %w", key, archive.ErrExists)
 	}
-	tmp, _, err := s.writeTemp(ctx, strings.NewReader(string(data)), 0o644)
+	tmp, _, err := s.writeTemp(ctx, bytes.NewReader(data), 0o644, durable(key))
 	if err != nil {
 		return "", err
 	}
-	if err := linkInto(tmp, p); err != nil {
+	if err := s.linkInto(tmp, p, durable(key)); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("%s: %w", key, archive.ErrExists)
 		}
@@ -405,7 +449,7 @@ func (s *Store) Replace(ctx context.Context, key string, data []byte, ifMatch st
 	if etagOf(cur) != ifMatch {
 		return "", fmt.Errorf("%s: %w", key, archive.ErrPrecondition)
 	}
-	tmp, _, err := s.writeTemp(ctx, strings.NewReader(string(data)), 0o644)
+	tmp, _, err := s.writeTemp(ctx, bytes.NewReader(data), 0o644, durable(key))
 	if err != nil {
 		return "", err
 	}
@@ -414,7 +458,10 @@ func (s *Store) Replace(ctx context.Context, key string, data []byte, ifMatch st
 		os.Remove(tmp)
 		return "", err
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if !durable(key) {
+		return etagOf(data), nil
+	}
+	if err := s.syncDir(filepath.Dir(p)); err != nil {
 		return "", err
 	}
 	return etagOf(data), nil
@@ -451,8 +498,8 @@ func (s *Store) Delete(ctx context.Context, key string, ifMatch string) error {
 	if etagOf(cur) != ifMatch {
 		return fmt.Errorf("%s: %w", key, archive.ErrPrecondition)
 	}
-	if err := os.Remove(p); err != nil {
+	if err := os.Remove(p); err != nil || !durable(key) {
 		return err
 	}
-	return syncDir(filepath.Dir(p))
+	return s.syncDir(filepath.Dir(p))
 }

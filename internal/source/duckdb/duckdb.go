@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,13 +52,32 @@ type Options struct {
 	// SpoolDir is a folder the daemon owns. Export pipes and DuckDB's spill
 	// files live there, and it is the only folder queries can touch.
 	SpoolDir string
-	// Threads limits DuckDB's worker threads; 0 keeps DuckDB's default (all cores).
+	// Threads limits DuckDB's worker threads. 0 runs the init files on all
+	// cores and exports on one thread each (DefaultThreads): with more, an
+	// order-preserving COPY buffers every batch that finishes ahead of the
+	// one being written, and its memory grows with the result.
 	Threads int
-	// MemoryLimit is DuckDB's memory_limit ("2GB"); "" keeps DuckDB's default.
+	// MemoryLimit is DuckDB's memory_limit ("2GB"), shared by every query
+	// of the source. "" sets it, once the init files have run, to what the
+	// database holds then plus DefaultMemoryHeadroom: tables the init files
+	// built in memory stay resident, and the buffer cache of a database file
+	// cannot grow with the tables an export reads.
 	MemoryLimit string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *zap.Logger
 }
+
+// DefaultThreads is the number of DuckDB threads of a source whose Threads
+// is 0, from the end of its init files on.
+const DefaultThreads = 1
+
+// DefaultMemoryHeadroom is what a source whose MemoryLimit is "" may use
+// beyond what its init files left in memory: mostly the buffer cache of a
+// database file. Below about 81 MiB a sort of a million wide rows fails to
+// pin its blocks; from 84 MiB on it spills to the spool folder instead, so
+// 96 MiB leaves some margin. (88 MiB did not lower the peak of a 10M-row
+// export: 154 MiB either way.)
+const DefaultMemoryHeadroom = 96 << 20
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -105,6 +126,10 @@ type Source struct {
 	vars     map[string]string
 	log      *zap.Logger
 	db       *sql.DB
+
+	// cache keeps what a query's text always gives: its parse check and
+	// its output columns. Every window of a schedule runs the same text.
+	cache queryCache
 
 	// locked is set once the lockdown is in place; from then on every new
 	// pooled connection is checked rather than configured.
@@ -269,6 +294,10 @@ func (s *Source) setup(ctx context.Context, connector *ddb.Connector, opts Optio
 		s.log.Info("init file done", zap.String("file", file), zap.Duration("took", time.Since(start)))
 	}
 
+	if err := s.exportSettings(ctx, c, opts); err != nil {
+		return err
+	}
+
 	// The init files may have changed settings globally; pin the time zone
 	// again, then close the door. Order matters: lock_configuration last,
 	// since it also freezes the two settings before it.
@@ -285,6 +314,39 @@ func (s *Source) setup(ctx context.Context, connector *ddb.Connector, opts Optio
 			return err
 		}
 	}
+	return nil
+}
+
+// exportSettings applies the defaults of Threads and MemoryLimit once the
+// init files have run, so that building the data keeps every core and the
+// memory it needs.
+func (s *Source) exportSettings(ctx context.Context, c driver.Conn, opts Options) error {
+	exec := c.(driver.ExecerContext)
+	if opts.Threads == 0 {
+		if _, err := exec.ExecContext(ctx, fmt.Sprintf("SET GLOBAL threads = %d", DefaultThreads), nil); err != nil {
+			return fmt.Errorf("threads: %w", err)
+		}
+	}
+	if opts.MemoryLimit != "" {
+		return nil
+	}
+	rows, err := c.(driver.QueryerContext).QueryContext(ctx,
+		"SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()", nil)
+	if err != nil {
+		return fmt.Errorf("memory in use: %w", err)
+	}
+	vals := make([]driver.Value, 1)
+	err = rows.Next(vals)
+	_ = rows.Close()
+	if err != nil {
+		return fmt.Errorf("memory in use: %w", err)
+	}
+	used, _ := vals[0].(int64)
+	limit := fmt.Sprintf("SET GLOBAL memory_limit = '%dB'", used+DefaultMemoryHeadroom)
+	if _, err := exec.ExecContext(ctx, limit, nil); err != nil {
+		return fmt.Errorf("memory limit: %w", err)
+	}
+	s.log.Info("memory limit set", zap.Int64("in_use_bytes", used), zap.Int64("memory_limit_bytes", used+DefaultMemoryHeadroom))
 	return nil
 }
 
@@ -347,11 +409,75 @@ func (s *Source) Describe(ctx context.Context, q source.Query) ([]source.Column,
 	if err != nil {
 		return nil, fmt.Errorf("duckdb source %q: describe: %w", s.name, err)
 	}
-	cols, err := s.describeStmt(ctx, "DESCRIBE (\n"+text+"\n)", q.Args)
+	cols, err := s.describeQuery(ctx, text, q.Args)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb source %q: describe: %w", s.name, bindError(ctx, err))
 	}
 	return cols, nil
+}
+
+// describeQuery returns the output columns of a checked query text, from
+// the cache when the same text with arguments of the same types was
+// described before. The answer cannot change while the source is open:
+// the init files are the only statements that change the catalog, and
+// export queries are single SELECTs that can reach no other database.
+func (s *Source) describeQuery(ctx context.Context, text string, args []any) ([]source.Column, error) {
+	var key strings.Builder
+	key.WriteString(text)
+	for _, a := range args {
+		fmt.Fprintf(&key, "\x00%T", a)
+	}
+	if cols, ok := s.cache.columns(key.String()); ok {
+		return cols, nil
+	}
+	cols, err := s.describeStmt(ctx, "DESCRIBE (\n"+text+"\n)", args)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.setColumns(key.String(), cols)
+	return cols, nil
+}
+
+// queryCache holds per query text what is worked out again for every
+// window otherwise. It is bounded: a full cache starts over.
+type queryCache struct {
+	mu      sync.Mutex
+	checked map[string]int             // text -> number of parameters
+	cols    map[string][]source.Column // text and argument types -> columns
+}
+
+const queryCacheSize = 1024
+
+func (c *queryCache) params(text string) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.checked[text]
+	return n, ok
+}
+
+func (c *queryCache) setParams(text string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.checked == nil || len(c.checked) >= queryCacheSize {
+		c.checked = map[string]int{}
+	}
+	c.checked[text] = n
+}
+
+func (c *queryCache) columns(key string) ([]source.Column, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cols, ok := c.cols[key]
+	return slices.Clone(cols), ok
+}
+
+func (c *queryCache) setColumns(key string, cols []source.Column) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cols == nil || len(c.cols) >= queryCacheSize {
+		c.cols = map[string][]source.Column{}
+	}
+	c.cols[key] = slices.Clone(cols)
 }
 
 func (s *Source) describeStmt(ctx context.Context, stmt string, args []any) ([]source.Column, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -51,7 +52,7 @@ func (s *Source) ExportCSV(ctx context.Context, q source.Query, w io.Writer) (so
 	if err != nil {
 		return source.Result{}, fmt.Errorf("duckdb source %q: export: %w", s.name, err)
 	}
-	cols, err := s.describeStmt(ctx, "DESCRIBE (\n"+text+"\n)", q.Args)
+	cols, err := s.describeQuery(ctx, text, q.Args)
 	if err != nil {
 		return source.Result{}, fmt.Errorf("duckdb source %q: export: describe: %w", s.name, bindError(ctx, err))
 	}
@@ -83,6 +84,10 @@ func timestampsInUTC(text string, cols []source.Column) string {
 	}
 	return "SELECT * REPLACE (" + strings.Join(replace, ", ") + ") FROM (\n" + text + "\n)"
 }
+
+// pipeBuffers are the FIFO reader's buffers, reused: an export of a small
+// window would otherwise spend more on a fresh buffer than on its rows.
+var pipeBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 type copyOutcome struct {
 	rows int64
@@ -140,7 +145,9 @@ func (s *Source) copyThroughPipe(ctx context.Context, text string, args []any, w
 	}()
 
 	var writeErr, readErr error
-	buf := make([]byte, 256<<10)
+	bufp := pipeBuffers.Get().(*[]byte)
+	defer pipeBuffers.Put(bufp)
+	buf := *bufp
 	for {
 		if copyReturned.Load() {
 			_ = r.SetReadDeadline(time.Now().Add(drainGrace))

@@ -110,6 +110,12 @@ func (s *Source) checkQuery(ctx context.Context, q source.Query) (string, error)
 	if strings.ContainsRune(text, 0) {
 		return "", fmt.Errorf("%w: query contains NUL", source.ErrQuery)
 	}
+	if n, ok := s.cache.params(text); ok {
+		if n != len(q.Args) {
+			return "", fmt.Errorf("%w: query has %d parameters, got %d arguments", source.ErrQuery, n, len(q.Args))
+		}
+		return text, nil
+	}
 	var raw string
 	err := s.db.QueryRowContext(ctx, "SELECT json_serialize_sql("+quoteLiteral(text)+")::VARCHAR").Scan(&raw)
 	if err != nil {
@@ -132,6 +138,7 @@ func (s *Source) checkQuery(ctx context.Context, q source.Query) (string, error)
 	case len(parsed.Statements) != 1:
 		return "", fmt.Errorf("%w: parse query: want one SELECT statement, got %d statements", source.ErrQuery, len(parsed.Statements))
 	}
+	s.cache.setParams(text, len(parsed.Statements[0].Params))
 	if n := len(parsed.Statements[0].Params); n != len(q.Args) {
 		return "", fmt.Errorf("%w: query has %d parameters, got %d arguments", source.ErrQuery, n, len(q.Args))
 	}
