@@ -142,9 +142,12 @@ type DuckDBOptions struct {
 	// runs. Values are strings; names are SQL identifiers. The daemon
 	// sets demo_end to the current time unless it is configured here.
 	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
-	// Threads limits DuckDB's worker threads; 0 is DuckDB's default.
+	// Threads limits DuckDB's worker threads; 0 means exportd's default:
+	// one thread for exports, which keeps an order-preserving COPY from
+	// buffering the batches that finish ahead of the one being written.
 	Threads int `yaml:"threads,omitempty" json:"threads,omitempty"`
-	// MemoryLimit caps DuckDB's memory; 0 is DuckDB's default.
+	// MemoryLimit caps DuckDB's memory; 0 means exportd's default: what the
+	// init files left in memory plus 96 MiB of headroom for an export.
 	MemoryLimit Size `yaml:"memory_limit,omitempty" json:"memory_limit,omitempty"`
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/folderstore"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/render"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/source/duckdb"
@@ -46,17 +47,17 @@ func BenchmarkCatchUpWindow(b *testing.B) {
 		b.Fatal(err)
 	}
 	a := &archive.Archive{Store: store, Instance: "bench:1"}
-	tpl, err := archive.ParseFilename("", true)
+	tpl, err := domain.ParseFilename("", true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := archive.Layout{Schedule: "daily", Location: time.UTC, Filename: tpl, Ext: ".csv"}
+	l := domain.Layout{Schedule: "daily", Location: time.UTC, Filename: tpl, Ext: ".csv"}
 	const text = "SELECT * FROM events t WHERE t.REQUEST_TIME >= $1::TIMESTAMP AND t.REQUEST_TIME < $2::TIMESTAMP"
 	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	window := func(i int) {
 		start := day0.AddDate(0, 0, i%400)
-		u := archive.Unit{Schedule: l.Schedule, Logical: start.AddDate(0, 0, 1), Window: archive.Window{Start: start, End: start.AddDate(0, 0, 1)}}
+		u := domain.Unit{Schedule: l.Schedule, Logical: start.AddDate(0, 0, 1), Window: domain.Window{Start: start, End: start.AddDate(0, 0, 1)}}
 		if i >= 400 {
 			u.Logical = u.Logical.Add(time.Duration(i/400) * time.Second)
 			u.Adhoc = true
@@ -74,8 +75,8 @@ func BenchmarkCatchUpWindow(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m := &archive.Manifest{Kind: archive.KindExported, Schedule: l.Schedule, UnitID: u.ID(), LogicalTime: u.Logical,
-			Window: &archive.Window{Start: start, End: u.Window.End}, Objects: []archive.Object{{Key: key, ContentType: "text/csv"}},
+		m := &archive.Manifest{Kind: domain.KindExported, Schedule: l.Schedule, UnitID: u.ID(), LogicalTime: u.Logical,
+			Window: &domain.Window{Start: start, End: u.Window.End}, Objects: []archive.Object{{Key: key, ContentType: "text/csv"}},
 			Source: archive.Source{Name: "demo", Dialect: "duckdb"}, Query: &archive.Query{SQL: text}}
 		for _, col := range cols {
 			m.Columns = append(m.Columns, archive.Column{Name: col.Name, Type: col.Type})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/folderstore"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // TestSyncsPerCommit counts the fsyncs of one unit's commit protocol: the
@@ -21,22 +22,22 @@ func TestSyncsPerCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &archive.Archive{Store: s, Instance: "test:1"}
-	tpl, err := archive.ParseFilename("", true)
+	tpl, err := domain.ParseFilename("", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := archive.Layout{Schedule: "daily", Location: time.UTC, Filename: tpl, Ext: ".csv"}
+	l := domain.Layout{Schedule: "daily", Location: time.UTC, Filename: tpl, Ext: ".csv"}
 	start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 2 {
-		u := archive.Unit{Schedule: "daily", Logical: start.AddDate(0, 0, i+1), Window: archive.Window{Start: start.AddDate(0, 0, i), End: start.AddDate(0, 0, i+1)}}
+		u := domain.Unit{Schedule: "daily", Logical: start.AddDate(0, 0, i+1), Window: domain.Window{Start: start.AddDate(0, 0, i), End: start.AddDate(0, 0, i+1)}}
 		before := s.Syncs()
 		c, err := a.Claim(ctx, l, u, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		key, _ := l.ObjectKey(u, 1)
-		m := &archive.Manifest{Kind: archive.KindExported, Schedule: "daily", UnitID: u.ID(), LogicalTime: u.Logical,
-			Window: &archive.Window{Start: u.Window.Start, End: u.Window.End}, Objects: []archive.Object{{Key: key}}}
+		m := &archive.Manifest{Kind: domain.KindExported, Schedule: "daily", UnitID: u.ID(), LogicalTime: u.Logical,
+			Window: &domain.Window{Start: u.Window.Start, End: u.Window.End}, Objects: []archive.Object{{Key: key}}}
 		if err := c.Record(ctx, m); err != nil {
 			t.Fatal(err)
 		}
@@ -73,13 +74,13 @@ func TestTornClaimTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &archive.Archive{Store: s, Instance: "test:2"}
-	tpl, err := archive.ParseFilename("", true)
+	tpl, err := domain.ParseFilename("", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := archive.Layout{Schedule: "daily", Location: time.UTC, Filename: tpl, Ext: ".csv"}
+	l := domain.Layout{Schedule: "daily", Location: time.UTC, Filename: tpl, Ext: ".csv"}
 	start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	u := archive.Unit{Schedule: "daily", Logical: start.AddDate(0, 0, 1), Window: archive.Window{Start: start, End: start.AddDate(0, 0, 1)}}
+	u := domain.Unit{Schedule: "daily", Logical: start.AddDate(0, 0, 1), Window: domain.Window{Start: start, End: start.AddDate(0, 0, 1)}}
 	p := filepath.Join(root, filepath.FromSlash(l.ClaimKey(u)))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)

@@ -87,7 +87,7 @@ func (s *Store) Syncs() int64 { return s.syncs.Load() }
 // durable says whether a small object's writes are fsynced: all but claims.
 func durable(key string) bool {
 	for part := range strings.SplitSeq(key, "/") {
-		if part == archive.ClaimsDir {
+		if part == domain.ClaimsDir {
 			return false
 		}
 	}
