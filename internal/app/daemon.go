@@ -299,6 +299,9 @@ func (a *App) account(log *zap.Logger, res export.Result, err error) (FireResult
 	if o := res.Object; o != nil {
 		fields = append(fields, zap.String("key", o.Key), zap.Int64("rows", o.Rows), zap.Int64("bytes", o.Bytes))
 	}
+	if res.QueryID != "" {
+		fields = append(fields, zap.String("query_id", res.QueryID))
+	}
 	log.Info("exported", fields...)
 	return fr, nil
 }
