@@ -212,8 +212,7 @@ func (s *Source) ExportCSV(ctx context.Context, q source.Query, w io.Writer) (so
 		}
 		n, err := s.stream(ctx, rows, qid, res.Columns, enc)
 		if err != nil {
-			enc.Close() //nolint:errcheck // the stream error says more
-			return err
+			return err // the encoder is dropped unflushed: nothing more reaches w
 		}
 		st, err := enc.Close()
 		if err != nil {
@@ -246,7 +245,7 @@ func (s *Source) stream(ctx context.Context, rows driver.Rows, qid string, cols 
 	var n int64
 	vals := make([]any, len(cols))
 	for _, b := range batches {
-		recs, err := b.WithContext(ctx).Fetch()
+		recs, err := b.WithContext(arrowCtx(ctx)).Fetch()
 		if err != nil {
 			werr, _ := s.classify(ctx, "export query: fetch result chunk", err, qid)
 			return n, werr
@@ -393,7 +392,18 @@ func converter(typ string, scale int, col arrow.Array) (func(int) any, error) {
 				}
 				return scaledTime(a.Value(i), scale)
 			}, nil
+		case *array.Timestamp:
+			// Arrow's own timestamp (fakesnow sends NTZ so).
+			unit := a.DataType().(*arrow.TimestampType).Unit
+			return func(i int) any {
+				if null(i) {
+					return nil
+				}
+				return a.Value(i).ToTime(unit).UTC()
+			}, nil
 		case *array.Struct:
+			// A NULL may be marked on the struct or only on its fields.
+			null = func(i int) bool { return a.IsNull(i) || a.NumField() == 0 || a.Field(0).IsNull(i) }
 			switch {
 			case a.NumField() == 2 && typ == "timestamp_tz":
 				v, ok := a.Field(0).(*array.Int64)
