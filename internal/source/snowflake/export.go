@@ -251,36 +251,56 @@ func (s *Source) stream(ctx context.Context, rows driver.Rows, qid string, cols 
 			return n, werr
 		}
 		rts := b.GetRowTypes()
+		meta := make([]colMeta, len(rts))
+		for j, rt := range rts {
+			meta[j] = colMeta{typ: rt.Type, scale: int(rt.Scale)}
+		}
 		for ri, rec := range *recs {
-			convs := make([]func(int) any, len(cols))
-			for j := range cols {
-				if j >= int(rec.NumCols()) || j >= len(rts) {
-					releaseFrom(*recs, ri)
-					return n, fmt.Errorf("snowflake source %q: result chunk has %d columns, want %d [query ID %s]", s.name, rec.NumCols(), len(cols), qid)
-				}
-				c, err := converter(rts[j].Type, int(rts[j].Scale), rec.Column(j))
-				if err != nil {
-					releaseFrom(*recs, ri)
-					return n, fmt.Errorf("snowflake source %q: column %q: %w [query ID %s]", s.name, cols[j].Name, err, qid)
-				}
-				convs[j] = c
-			}
-			for i := 0; i < int(rec.NumRows()); i++ {
-				for j, c := range convs {
-					vals[j] = c(i)
-				}
-				if err := enc.Write(vals); err != nil {
-					releaseFrom(*recs, ri)
-					return n, fmt.Errorf("snowflake source %q: %w [query ID %s]", s.name, err, qid)
-				}
-				n++
-			}
+			k, err := writeRecord(enc, rec, cols, meta, vals)
+			n += k
 			rec.Release()
+			if err != nil {
+				releaseFrom(*recs, ri+1)
+				return n, fmt.Errorf("snowflake source %q: %w [query ID %s]", s.name, err, qid)
+			}
 			if err := ctx.Err(); err != nil {
 				releaseFrom(*recs, ri+1)
 				return n, fmt.Errorf("snowflake source %q: export query: %w", s.name, context.Cause(ctx))
 			}
 		}
+	}
+	return n, nil
+}
+
+// colMeta is what the driver says of a result column: its lower-case
+// Snowflake type (fixed, real, text, timestamp_ntz, ...) and scale.
+type colMeta struct {
+	typ   string
+	scale int
+}
+
+// writeRecord writes the rows of one Arrow record in Snowflake's layout.
+func writeRecord(enc *render.Writer, rec arrow.Record, cols []source.Column, meta []colMeta, vals []any) (int64, error) {
+	if int(rec.NumCols()) != len(cols) || len(meta) != len(cols) {
+		return 0, fmt.Errorf("result chunk has %d columns, want %d", rec.NumCols(), len(cols))
+	}
+	convs := make([]func(int) any, len(cols))
+	for j := range cols {
+		c, err := converter(meta[j].typ, meta[j].scale, rec.Column(j))
+		if err != nil {
+			return 0, fmt.Errorf("column %q: %w", cols[j].Name, err)
+		}
+		convs[j] = c
+	}
+	var n int64
+	for i := 0; i < int(rec.NumRows()); i++ {
+		for j, c := range convs {
+			vals[j] = c(i)
+		}
+		if err := enc.Write(vals); err != nil {
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }
