@@ -244,3 +244,7 @@ func (f *Fakesnow) Stop() error {
 	f.cmd = nil
 	return nil
 }
+
+// Python is the python interpreter of the emulator's environment, which has
+// the Snowflake connector (for loading test data as a user would).
+func (f *Fakesnow) Python() string { return filepath.Join(filepath.Dir(f.bin), "python") }
