@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -44,7 +45,12 @@ type SnowRequest struct {
 	SQL string
 	// Seq counts the requests to this path, from 1.
 	Seq int
+
+	ctx context.Context
 }
+
+// Context is the HTTP request's context: done when the client gives up.
+func (r *SnowRequest) Context() context.Context { return r.ctx }
 
 // SnowHook answers a request itself and returns true, or returns false to
 // let it through to the emulator. It runs on the proxy's goroutines.
@@ -106,7 +112,7 @@ func (p *SnowProxy) serve(w http.ResponseWriter, r *http.Request) {
 	hook := p.hook
 	p.mu.Unlock()
 	if hook != nil {
-		req := &SnowRequest{Path: r.URL.Path, Query: r.URL.Query(), Body: body, Seq: seq}
+		req := &SnowRequest{Path: r.URL.Path, Query: r.URL.Query(), Body: body, Seq: seq, ctx: r.Context()}
 		if r.URL.Path == "/queries/v1/query-request" {
 			var q struct {
 				SQLText string `json:"sqlText"`
