@@ -16,6 +16,9 @@ import (
 var emu *testenv.Fakesnow
 
 func TestMain(m *testing.M) {
+	if v := os.Getenv("EXPORTD_BENCH_ARROW_ROWS"); v != "" {
+		benchChild(v) // a benchmark's child process: no emulator
+	}
 	dir, err := os.MkdirTemp("", "exportd-fakesnow-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
