@@ -32,7 +32,7 @@ var emulatorDifferences = map[string]string{
 
 // loadDemo generates the demo AUDIT_LOGS in DuckDB (the demo source, as the
 // daemon opens it) and loads the same rows into the emulator.
-func loadDemo(t *testing.T) (*duckdb.Source, *Source) {
+func loadDemo(t testing.TB) (*duckdb.Source, *Source) {
 	t.Helper()
 	duck, err := duckdb.Open(context.Background(), duckdb.Options{
 		Name: "demo", Path: duckdb.MemoryPath, Init: []string{filepath.Join("..", "..", "..", "config", "demo", "audit_logs.sql")},

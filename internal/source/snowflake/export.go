@@ -72,7 +72,9 @@ func (s *Source) run(ctx context.Context, op, stmt string, args []any, qctx func
 				return errors.New("driver connection cannot query")
 			}
 			c := qctx(queryCtx(ctx))
+			t0 := time.Now()
 			rows, err := qc.QueryContext(c, stmt, namedArgs(args))
+			trace("query", t0)
 			if err != nil {
 				werr, retry := s.classify(ctx, op, err, "")
 				if retry {
@@ -245,7 +247,9 @@ func (s *Source) stream(ctx context.Context, rows driver.Rows, qid string, cols 
 	var n int64
 	vals := make([]any, len(cols))
 	for _, b := range batches {
+		t0 := time.Now()
 		recs, err := b.WithContext(arrowCtx(ctx)).Fetch()
+		trace("fetch", t0)
 		if err != nil {
 			werr, _ := s.classify(ctx, "export query: fetch result chunk", err, qid)
 			return n, werr
@@ -256,7 +260,9 @@ func (s *Source) stream(ctx context.Context, rows driver.Rows, qid string, cols 
 			meta[j] = colMeta{typ: rt.Type, scale: int(rt.Scale)}
 		}
 		for ri, rec := range *recs {
+			t0 := time.Now()
 			k, err := writeRecord(enc, rec, cols, meta, vals)
+			trace("encode", t0)
 			n += k
 			rec.Release()
 			if err != nil {
@@ -270,6 +276,17 @@ func (s *Source) stream(ctx context.Context, rows driver.Rows, qid string, cols 
 		}
 	}
 	return n, nil
+}
+
+// phaseTrace, when set (benchmarks only), receives the time of each phase
+// of an export: query (until the first chunk is in), fetch (download and
+// decode of a chunk), encode (CSV).
+var phaseTrace func(phase string, d time.Duration)
+
+func trace(phase string, since time.Time) {
+	if phaseTrace != nil {
+		phaseTrace(phase, time.Since(since))
+	}
 }
 
 // colMeta is what the driver says of a result column: its lower-case
