@@ -123,7 +123,7 @@ func (o *Options) config() (*sf.Config, error) {
 		timeout = time.Hour
 	}
 	secs := strconv.FormatInt(int64((timeout+time.Second-1)/time.Second), 10)
-	utc := "UTC"
+	utc, arrowFormat := "UTC", "ARROW"
 	cfg := &sf.Config{
 		Account: o.Account, User: o.User, Database: o.Database, Schema: o.Schema,
 		Warehouse: o.Warehouse, Role: o.Role, Host: o.Host, Port: o.Port, Protocol: o.Protocol,
@@ -134,6 +134,9 @@ func (o *Options) config() (*sf.Config, error) {
 			"STATEMENT_TIMEOUT_IN_SECONDS": &secs,
 			// Only LTZ display would use it; exportd prints instants in UTC.
 			"TIMEZONE": &utc,
+			// Results in Arrow even where an account or user default says
+			// JSON: the Arrow batches are what exportd reads.
+			"GO_QUERY_RESULT_FORMAT": &arrowFormat,
 		},
 		LoginTimeout:   60 * time.Second,
 		RequestTimeout: 0,
