@@ -433,3 +433,64 @@ func opensslEncrypt(t *testing.T, plainPEM, pass string) string {
 	}
 	return string(out)
 }
+
+// TestPoolBounded: six concurrent exports on a source with MaxConns 2 use
+// at most two Snowflake sessions, and all six finish whole.
+func TestPoolBounded(t *testing.T) {
+	p := testenv.StartSnowProxy(t, emu)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	p.SetHook(func(w http.ResponseWriter, r *testenv.SnowRequest) bool {
+		if r.Path == "/queries/v1/query-request" && strings.Contains(r.SQL, "FROM AUDIT") {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond) // overlap the queries
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}
+		return false
+	})
+	s, db := openTest(t, p.Host, p.Port, auditDDL, auditRows)
+	s.Close()
+	s, err := Open(t.Context(), Options{Name: "wh", Account: "acct", User: "exportd", Database: db, Schema: "PUBLIC",
+		Password: testPassword, Protocol: "http", Host: p.Host, Port: p.Port, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := 0
+	for _, r := range p.Requests() {
+		if r == "/session/v1/login-request" {
+			before++
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Go(func() {
+			var out bytes.Buffer
+			if _, err := s.ExportCSV(t.Context(), source.Query{SQL: "SELECT * FROM AUDIT ORDER BY ID"}, &out); err != nil {
+				errs <- err
+			} else if out.String() != auditCSV {
+				errs <- errors.New("partial csv: " + out.String())
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	logins := -before
+	for _, r := range p.Requests() {
+		if r == "/session/v1/login-request" {
+			logins++
+		}
+	}
+	if logins > 2 || most > 2 || most < 2 {
+		t.Errorf("%d new sessions, %d queries at once; want at most 2 (and 2 at once)", logins, most)
+	}
+}
