@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	sf "github.com/snowflakedb/gosnowflake/v2"
@@ -102,7 +104,7 @@ func (s *Source) run(ctx context.Context, op, stmt string, args []any, qctx func
 			last = re.err
 			if attempt < attempts && !called && ctx.Err() == nil {
 				s.log.Warn("snowflake session gone or network failed; retrying on a new session",
-					zapString("source", s.name), zapString("op", op), zapError(re.err))
+					zap.String("source", s.name), zap.String("op", op), zap.Error(re.err))
 				continue
 			}
 			return re.err

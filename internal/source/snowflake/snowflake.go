@@ -338,6 +338,3 @@ func (s *Source) classify(ctx context.Context, op string, err error, queryID str
 	}
 	return e, false
 }
-
-func zapString(k, v string) zap.Field { return zap.String(k, v) }
-func zapError(err error) zap.Field    { return zap.Error(err) }
