@@ -40,3 +40,7 @@ run ./internal/scale -bench CatchUpWindow -benchtime 400x
 # Parts: the CSV encoder and the DuckDB FIFO path.
 run ./internal/render -bench . -benchtime 1x
 run ./internal/source/duckdb -bench . -benchtime 1x
+# Issue 12: Snowflake Arrow batches -> CSV vs DuckDB COPY of the same rows
+# (1M and 10M, peak RSS of the Arrow side), and an export through the
+# fakesnow emulator with the time per phase.
+run ./internal/source/snowflake -bench 'ArrowCSV|EmulatorExport' -benchtime 1x

@@ -19,6 +19,7 @@ import (
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/source/duckdb"
+	"github.com/exportd/exportd/internal/source/snowflake"
 	"github.com/exportd/exportd/internal/workbook"
 )
 
@@ -62,7 +63,14 @@ func (a *App) Source(ctx context.Context, name string) (source.Source, error) {
 			Logger:      a.log,
 		})
 	case config.SourceSnowflake:
-		err = fmt.Errorf("source %q: snowflake sources are not built yet", name)
+		c := sc.Snowflake
+		s, err = snowflake.Open(ctx, snowflake.Options{
+			Name: name, Account: c.Account, User: c.User, Database: c.Database, Schema: c.Schema,
+			Warehouse: c.Warehouse, Role: c.Role, Host: c.Host, Port: c.Port, Protocol: c.Protocol,
+			Authenticator: c.Authenticator, Password: c.Password.Reveal(), PrivateKey: c.PrivateKey.Reveal(),
+			PrivateKeyPassphrase: c.PrivateKeyPassphrase.Reveal(), Token: c.Token.Reveal(), TokenFile: c.OAuthTokenFile,
+			StatementTimeout: time.Duration(c.StatementTimeout), MaxConns: a.maxConcurrent(), Logger: a.log,
+		})
 	default:
 		err = fmt.Errorf("source %q: unknown type %q", name, sc.Type)
 	}
@@ -198,6 +206,13 @@ func (a *App) sourceConfig(name string) *config.Source {
 		return a.cfg.Sources[name]
 	}
 	return a.loading.Load().Sources[name]
+}
+
+func (a *App) maxConcurrent() int {
+	if a.cfg != nil {
+		return a.cfg.Runs.MaxConcurrent
+	}
+	return a.loading.Load().Runs.MaxConcurrent
 }
 
 func (a *App) stateDir() string {

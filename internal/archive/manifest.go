@@ -70,6 +70,9 @@ type Source struct {
 type Query struct {
 	SQL    string  `json:"sql"`
 	Params []Param `json:"params"`
+	// QueryID is the warehouse's id of the query that produced the objects
+	// (Snowflake: find it in QUERY_HISTORY); absent for DuckDB.
+	QueryID string `json:"query_id,omitempty"`
 }
 
 // Param is one bind parameter as sent to the source.

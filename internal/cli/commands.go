@@ -143,6 +143,9 @@ func printResult(w io.Writer, name string, res app.RunResult) {
 		fmt.Fprintf(tw, "bytes\t%d\n", o.Bytes)
 		fmt.Fprintf(tw, "sha256\t%s\n", o.SHA256)
 	}
+	if res.QueryID != "" {
+		fmt.Fprintf(tw, "query id\t%s\n", res.QueryID)
+	}
 	fmt.Fprintf(tw, "manifest\t%s\n", res.ManifestKey)
 	fmt.Fprintf(tw, "duration\t%s\n", res.Duration.Round(time.Millisecond))
 	tw.Flush()

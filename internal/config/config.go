@@ -152,7 +152,9 @@ type DuckDBOptions struct {
 }
 
 // SnowflakeOptions are the settings of a "snowflake" source. Exactly one
-// of Password and PrivateKey is required.
+// credential is required: password, private_key (key pair), token (OAuth
+// token or programmatic access token, see Authenticator) or
+// oauth_token_file.
 type SnowflakeOptions struct {
 	Account  string `yaml:"account,omitempty" json:"account,omitempty"`
 	User     string `yaml:"user,omitempty" json:"user,omitempty"`
@@ -171,7 +173,33 @@ type SnowflakeOptions struct {
 	Host     string `yaml:"host,omitempty" json:"host,omitempty"`
 	Port     int    `yaml:"port,omitempty" json:"port,omitempty"`
 	Protocol string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	// Authenticator is password, key_pair, oauth or
+	// programmatic_access_token. Load derives it from the credential that is
+	// set; it needs saying only for token, which serves both oauth and
+	// programmatic_access_token (the default).
+	Authenticator string `yaml:"authenticator,omitempty" json:"authenticator,omitempty"`
+	// Token is an OAuth access token (authenticator: oauth) or a
+	// programmatic access token.
+	Token Secret `yaml:"token,omitempty" json:"token,omitzero"`
+	// OAuthTokenFile is a file holding an OAuth access token, read again at
+	// every login so that whatever refreshes the token can rewrite it.
+	OAuthTokenFile string `yaml:"oauth_token_file,omitempty" json:"oauth_token_file,omitempty"`
+	// StatementTimeout cancels a query running longer in Snowflake
+	// (STATEMENT_TIMEOUT_IN_SECONDS); default DefaultStatementTimeout.
+	StatementTimeout Duration `yaml:"statement_timeout,omitempty" json:"statement_timeout"`
 }
+
+// Snowflake authenticators.
+const (
+	SnowflakeAuthPassword = "password"
+	SnowflakeAuthKeyPair  = "key_pair"
+	SnowflakeAuthOAuth    = "oauth"
+	SnowflakeAuthPAT      = "programmatic_access_token"
+)
+
+// DefaultStatementTimeout bounds one Snowflake query unless the source sets
+// statement_timeout.
+const DefaultStatementTimeout = Duration(time.Hour)
 
 // Integration types.
 const (

@@ -232,13 +232,45 @@ func (l *loader) checkSource(f *fileState, cfg *Config, name string) {
 				l.errorf(f, p+"."+req.field, "missing; set %s", req.example)
 			}
 		}
+		var creds []string
+		for _, c := range []struct {
+			field string
+			set   bool
+		}{{"password", !sf.Password.IsZero()}, {"private_key", !sf.PrivateKey.IsZero()},
+			{"token", !sf.Token.IsZero()}, {"oauth_token_file", sf.OAuthTokenFile != ""}} {
+			if c.set {
+				creds = append(creds, c.field)
+			}
+		}
 		switch {
-		case f.isBad(p+".password") || f.isBad(p+".private_key"):
+		case f.isBad(p+".password") || f.isBad(p+".private_key") || f.isBad(p+".token"):
 			// A literal value was refused; that error says enough.
-		case sf.Password.IsZero() && sf.PrivateKey.IsZero():
-			l.errorf(f, p, "set password or private_key (as ${ENV_VAR} or file:/path)")
-		case !sf.Password.IsZero() && !sf.PrivateKey.IsZero():
-			l.errorf(f, p+".private_key", "set either password or private_key, not both")
+		case len(creds) == 0:
+			l.errorf(f, p, "set password, private_key, token or oauth_token_file (secrets as ${ENV_VAR} or file:/path)")
+		case len(creds) > 1:
+			l.errorf(f, p+"."+creds[1], "set only one of password, private_key, token and oauth_token_file (%s is set too)", creds[0])
+		default:
+			want := map[string]string{"password": SnowflakeAuthPassword, "private_key": SnowflakeAuthKeyPair,
+				"token": SnowflakeAuthPAT, "oauth_token_file": SnowflakeAuthOAuth}[creds[0]]
+			switch {
+			case sf.Authenticator == "":
+				sf.Authenticator = want
+			case creds[0] == "token" && (sf.Authenticator == SnowflakeAuthOAuth || sf.Authenticator == SnowflakeAuthPAT):
+			case sf.Authenticator == want:
+			case sf.Authenticator != SnowflakeAuthPassword && sf.Authenticator != SnowflakeAuthKeyPair &&
+				sf.Authenticator != SnowflakeAuthOAuth && sf.Authenticator != SnowflakeAuthPAT:
+				l.errorf(f, p+".authenticator", "unknown authenticator %s; use password, key_pair, oauth or programmatic_access_token", quoteShort(sf.Authenticator))
+			default:
+				l.errorf(f, p+".authenticator", "%s does not go with %s; leave authenticator out or set %s", sf.Authenticator, creds[0], want)
+			}
+		}
+		if sf.OAuthTokenFile != "" {
+			sf.OAuthTokenFile = resolvePath(cfg.Dir, sf.OAuthTokenFile)
+		}
+		if sf.StatementTimeout < 0 {
+			l.errorf(f, p+".statement_timeout", "must not be negative")
+		} else if sf.StatementTimeout == 0 {
+			sf.StatementTimeout = DefaultStatementTimeout
 		}
 		if !sf.PrivateKeyPassphrase.IsZero() && sf.PrivateKey.IsZero() {
 			l.errorf(f, p+".private_key_passphrase", "needs private_key")

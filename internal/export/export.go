@@ -80,6 +80,8 @@ type Result struct {
 	Duration        time.Duration
 	// Attempt is the attempt (1 for the first) that gave this result.
 	Attempt int
+	// QueryID is the warehouse's id of the export query, when it has one.
+	QueryID string
 }
 
 // ErrSchemaChanged is returned when the output columns differ from the
@@ -111,7 +113,7 @@ func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersed
 		}
 		return res, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(source.WithQueryTag(ctx, "exportd:"+j.Name+":"+u.ID()))
 	defer cancel()
 	renewed := j.keepAlive(runCtx, cancel, claim, log)
 	committed := false
@@ -203,7 +205,7 @@ func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersed
 		return res, err
 	}
 
-	info, stats, rows, err := j.upload(runCtx, sq, obj, u)
+	info, stats, qres, err := j.upload(runCtx, sq, obj, u)
 	if errors.Is(err, archive.ErrExists) {
 		// The object is there without a manifest: an earlier run of this
 		// unit wrote it and died or failed before committing. Complete it.
@@ -221,7 +223,8 @@ func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersed
 	if err != nil {
 		return res, fmt.Errorf("export %q: %w", j.Name, err)
 	}
-	obj.Bytes, obj.SHA256, obj.Rows = stats.Bytes, stats.SHA256, rows
+	obj.Bytes, obj.SHA256, obj.Rows = stats.Bytes, stats.SHA256, qres.Rows
+	m.Query.QueryID, res.QueryID = qres.QueryID, qres.QueryID
 	obj.StoreChecksums = info.Checksums
 	m.Objects = []archive.Object{obj}
 	res.Object = &m.Objects[0]
@@ -264,12 +267,12 @@ func (j *Job) putOptions(u domain.Unit, contentType, encoding string) archive.Pu
 
 // upload streams the query's CSV into the store. The store sees the bytes
 // through a pipe; a failing query fails the pipe, so no object appears.
-func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u domain.Unit) (archive.ObjectInfo, render.Stats, int64, error) {
+func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u domain.Unit) (archive.ObjectInfo, render.Stats, source.Result, error) {
 	opts := j.putOptions(u, obj.ContentType, obj.ContentEncoding)
 	if sp, ok := j.Archive.Store.(archive.StreamPutter); ok {
 		// A local store takes the bytes directly: no pipe, no extra copy.
 		var sink *render.Sink
-		var rows int64
+		var qres source.Result
 		var qerr error
 		info, err := sp.PutStream(ctx, obj.Key, opts, func(w io.Writer) error {
 			sink = render.NewSink(w, render.Options{Gzip: j.Gzip})
@@ -278,18 +281,18 @@ func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u 
 				qerr = fmt.Errorf("query: %w", err)
 				return qerr
 			}
-			rows = res.Rows
+			qres = res
 			return sink.Close()
 		})
 		switch {
 		case qerr != nil:
-			return info, render.Stats{}, 0, qerr
+			return info, render.Stats{}, qres, qerr
 		case errors.Is(err, archive.ErrExists):
-			return info, render.Stats{}, 0, err
+			return info, render.Stats{}, qres, err
 		case err != nil:
-			return info, render.Stats{}, 0, fmt.Errorf("upload %s: %w", obj.Key, err)
+			return info, render.Stats{}, qres, fmt.Errorf("upload %s: %w", obj.Key, err)
 		}
-		return info, sink.Stats(), rows, nil
+		return info, sink.Stats(), qres, nil
 	}
 	pr, pw := io.Pipe()
 	type putResult struct {
@@ -310,14 +313,14 @@ func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u 
 	if qerr != nil {
 		pw.CloseWithError(qerr)
 		<-done
-		return archive.ObjectInfo{}, render.Stats{}, 0, fmt.Errorf("query: %w", qerr)
+		return archive.ObjectInfo{}, render.Stats{}, res, fmt.Errorf("query: %w", qerr)
 	}
 	pw.Close()
 	pr2 := <-done
 	if pr2.err != nil {
-		return archive.ObjectInfo{}, render.Stats{}, 0, fmt.Errorf("upload %s: %w", obj.Key, pr2.err)
+		return archive.ObjectInfo{}, render.Stats{}, res, fmt.Errorf("upload %s: %w", obj.Key, pr2.err)
 	}
-	return pr2.info, sink.Stats(), res.Rows, nil
+	return pr2.info, sink.Stats(), res, nil
 }
 
 // repair completes an interrupted run whose objects were written: it reads

@@ -309,6 +309,9 @@ func Account(log *zap.Logger, res Result, err error) (FireResult, error) {
 	if o := res.Object; o != nil {
 		fields = append(fields, zap.String("key", o.Key), zap.Int64("rows", o.Rows), zap.Int64("bytes", o.Bytes))
 	}
+	if res.QueryID != "" {
+		fields = append(fields, zap.String("query_id", res.QueryID))
+	}
 	log.Info("exported", fields...)
 	return fr, nil
 }

@@ -47,6 +47,25 @@ type Result struct {
 	Rows int64
 	// Columns are the output columns in file order.
 	Columns []Column
+	// QueryID is the warehouse's id of the query that produced the rows
+	// (Snowflake's query ID, to find it in QUERY_HISTORY); "" when the
+	// warehouse has none.
+	QueryID string
+}
+
+type queryTagKey struct{}
+
+// WithQueryTag returns a context whose queries a source labels with tag
+// where the warehouse keeps such a label (Snowflake's QUERY_TAG), so that an
+// auditor finds them: exportd uses "exportd:<schedule>:<unit id>".
+func WithQueryTag(ctx context.Context, tag string) context.Context {
+	return context.WithValue(ctx, queryTagKey{}, tag)
+}
+
+// QueryTag returns the tag set by WithQueryTag, or "".
+func QueryTag(ctx context.Context) string {
+	s, _ := ctx.Value(queryTagKey{}).(string)
+	return s
 }
 
 // Source is a warehouse that exportd reads from.
