@@ -133,7 +133,7 @@ func (j *Job) run(ctx context.Context, u archive.Unit, attempt, rev int, superse
 	}()
 
 	if j.Unload != nil {
-		defer j.cleanStaging(ctx, claim, log)
+		defer func() { j.cleanStaging(ctx, claim, committed, log) }()
 	}
 
 	if prev := claim.Previous(); prev != nil {

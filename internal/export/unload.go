@@ -32,8 +32,8 @@ import (
 //  4. applies Object Lock retention to the final objects,
 //  5. commits the manifest, as every run does,
 //
-// and at the end of every run of the unit, whatever happened, removes the
-// unit's staging objects with all their versions. A run that dies after 2
+// and removes the staging objects with all their versions: its own
+// attempt's when it fails, every attempt's once the unit is committed. A run that dies after 2
 // is completed by the next run of the unit through the claim's pending
 // manifest (repair), which checks the counts and applies the retention too;
 // one that dies before 2 leaves only staging objects, which the next run
@@ -94,22 +94,30 @@ func (j *Job) unloadStore() (UnloadStore, error) {
 }
 
 // cleanStaging removes every staging object of the unit (all attempts,
-// all versions). It runs at the end of every run of an unload job, on a
-// fresh context: the run's may be cancelled.
-func (j *Job) cleanStaging(ctx context.Context, claim *archive.Claim, log *zap.Logger) {
+// all versions) once it is committed: then no other run can be using them.
+// A run that fails removes only its own attempt's (see unload); what a
+// dead run left waits for the commit. It runs at the end of every run of an
+// unload job, on a fresh context: the run's may be cancelled.
+func (j *Job) cleanStaging(ctx context.Context, claim *archive.Claim, committed bool, log *zap.Logger) {
+	if committed {
+		j.removeStaging(ctx, stagingPrefix(claim), log)
+	}
+}
+
+func (j *Job) removeStaging(ctx context.Context, prefix string, log *zap.Logger) {
 	us, err := j.unloadStore()
 	if err != nil {
 		return
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	n, err := us.DeleteVersions(cctx, stagingPrefix(claim), false)
+	n, err := us.DeleteVersions(cctx, prefix, false)
 	if err != nil {
-		log.Warn("remove unload staging objects; the next run of the unit retries", zap.String("prefix", stagingPrefix(claim)), zap.Error(err))
+		log.Warn("remove unload staging objects; the unit's next commit retries", zap.String("prefix", prefix), zap.Error(err))
 		return
 	}
 	if n > 0 {
-		log.Debug("removed unload staging objects", zap.Int("versions", n))
+		log.Debug("removed unload staging objects", zap.String("prefix", prefix), zap.Int("versions", n))
 	}
 }
 
@@ -125,6 +133,11 @@ func (j *Job) unload(ctx context.Context, claim *archive.Claim, m *archive.Manif
 	_, _ = rand.Read(token[:])
 	dir := stagingPrefix(claim) + fmt.Sprintf("a%d-%s/", attempt, hex.EncodeToString(token[:]))
 	tag := "exportd:" + j.Name + ":" + u.ID()
+	defer func() {
+		if !*committed {
+			j.removeStaging(ctx, dir, log)
+		}
+	}()
 
 	parts := false
 	stmt, err := j.Unload.Statement(u, us.Location(dir+"data"+j.Layout.Ext), false)
@@ -353,4 +366,12 @@ func (j *Job) restartUnload(ctx context.Context, pending *archive.Manifest, log 
 		return
 	}
 	j.removeUnlocked(ctx, us, pending.Objects, log)
+}
+
+// UnloaderFunc adapts a function to Unloader.
+type UnloaderFunc func(ctx context.Context, statement, tag string) (string, []archive.UnloadedFile, error)
+
+// Unload calls f.
+func (f UnloaderFunc) Unload(ctx context.Context, statement, tag string) (string, []archive.UnloadedFile, error) {
+	return f(ctx, statement, tag)
 }

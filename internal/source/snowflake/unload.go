@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
+	_ "github.com/exportd/exportd/internal/source/snowflake/nominicore" // before gosnowflake's init
 	sf "github.com/snowflakedb/gosnowflake/v2"
 
 	"github.com/exportd/exportd/internal/source"
@@ -301,3 +303,13 @@ func (u *Unloader) wrap(ctx context.Context, op string, err error, queryID strin
 	}
 	return e
 }
+
+// IsFileTooLarge reports an unload error saying the result does not fit in
+// one file (SINGLE = TRUE above MAX_FILE_SIZE); unloading in parts
+// (SINGLE = FALSE) is the remedy.
+func IsFileTooLarge(err error) bool {
+	var e *UnloadError
+	return errors.As(err, &e) && tooLargeRE.MatchString(e.Message)
+}
+
+var tooLargeRE = regexp.MustCompile(`(?i)max(imum)? file size.*exceeded|exceeds? .*max(imum)? file size`)
