@@ -25,10 +25,11 @@ import (
 // the unit's claim, and exportd then
 //
 //  1. records the pending manifest (final keys, DETAILED_OUTPUT) in the claim,
-//  2. copies each staging file to its final key create-only, reading it
-//     through its own S3 client to compute the sha256 and count the rows,
-//  3. checks each count against DETAILED_OUTPUT (a mismatch removes the
-//     unlocked final objects and fails the run),
+//  2. reads each staging file back through its own S3 client (sha256, rows)
+//     and checks its rows against DETAILED_OUTPUT: a mismatch fails the run
+//     with nothing at a final key,
+//  3. copies each staging file to its final key, create-only and unlocked,
+//     hashing it again on the way (it must not have changed),
 //  4. applies Object Lock retention to the final objects,
 //  5. commits the manifest, as every run does,
 //
@@ -184,7 +185,26 @@ func (j *Job) unload(ctx context.Context, claim *archive.Claim, m *archive.Manif
 		return res, err
 	}
 
-	// 2 and 3.
+	// 2: each file is read back and its rows checked against
+	// DETAILED_OUTPUT before it goes anywhere near a final key.
+	checked := make([]render.Stats, len(files))
+	for i, key := range staged {
+		rc, _, err := j.Archive.Store.Get(ctx, key)
+		if err != nil {
+			return res, fmt.Errorf("export %q: read back staging %s: %w", j.Name, key, err)
+		}
+		st, rows, err := readBack(rc, m.Objects[i].ContentEncoding == "gzip")
+		rc.Close()
+		if err != nil {
+			return res, fmt.Errorf("export %q: read back staging %s: %w", j.Name, key, err)
+		}
+		if rows != files[i].Rows {
+			return res, fmt.Errorf("export %q: %w: %s has %d rows, DETAILED_OUTPUT says %d (query ID %s); nothing was archived",
+				j.Name, ErrUnloadCount, files[i].Name, rows, files[i].Rows, qid)
+		}
+		checked[i] = st
+	}
+	// 3: promote, create-only and unlocked, hashing again what is copied.
 	for i := range m.Objects {
 		o := &m.Objects[i]
 		info, st, rows, err := j.promote(ctx, staged[i], *o)
@@ -200,9 +220,8 @@ func (j *Job) unload(ctx context.Context, claim *archive.Claim, m *archive.Manif
 			}
 			return res, fmt.Errorf("export %q: object %s exists but the unit's other objects are missing", j.Name, o.Key)
 		}
-		if err == nil && rows != files[i].Rows {
-			err = fmt.Errorf("%w: %s has %d rows, DETAILED_OUTPUT says %d for %s (query ID %s)",
-				ErrUnloadCount, o.Key, rows, files[i].Rows, files[i].Name, qid)
+		if err == nil && (rows != files[i].Rows || st.SHA256 != checked[i].SHA256) {
+			err = fmt.Errorf("staging %s changed while it was promoted to %s", staged[i], o.Key)
 		}
 		if err != nil {
 			j.removeUnlocked(ctx, us, m.Objects[:i+1], log)
@@ -299,7 +318,8 @@ func (j *Job) promote(ctx context.Context, staged string, obj archive.Object) (a
 }
 
 // removeUnlocked deletes final objects this run created before they were
-// locked (a failed count check or copy): nothing partial stays archived.
+// locked (a staging file that changed while it was copied): nothing
+// partial stays archived.
 func (j *Job) removeUnlocked(ctx context.Context, us UnloadStore, objs []archive.Object, log *zap.Logger) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()

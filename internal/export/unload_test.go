@@ -480,7 +480,7 @@ func TestUnloadWarehouse(t *testing.T) {
 		e.hook.SetFault(nil, 1)
 		_, err := j.Run(ctx, day13, 1)
 		e.hook.SetFault(nil, 0)
-		if !errors.Is(err, export.ErrUnloadCount) || !strings.Contains(err.Error(), "DETAILED_OUTPUT says 7") {
+		if !errors.Is(err, export.ErrUnloadCount) || !strings.Contains(err.Error(), "DETAILED_OUTPUT says 7") || !strings.Contains(err.Error(), "nothing was archived") {
 			t.Fatalf("run with a wrong DETAILED_OUTPUT: %v", err)
 		}
 		e.checkNothingArchived(t, j, store)
