@@ -60,9 +60,10 @@ func warehouseUnload(s *config.Schedule, src source.Source, c *compiled) (*expor
 
 // checkUnload checks a schedule with unload: warehouse: offline, that its
 // element can be unloaded (header names Snowflake would write unquoted);
-// with --online, that the destination lies inside the Snowflake storage
-// integration's STORAGE_ALLOWED_LOCATIONS (DESC INTEGRATION), as it must
-// lie inside the exportd integration's allowed_locations.
+// with --online, that the staging location Snowflake writes to (under the
+// destination's _claims/) lies inside the storage integration's
+// STORAGE_ALLOWED_LOCATIONS (DESC INTEGRATION); config already holds the
+// destination inside the exportd integration's allowed_locations.
 func (a *App) checkUnload(ctx context.Context, s *config.Schedule, full *workbook.Compiled) []config.ElementError {
 	if s.Unload != config.UnloadWarehouse || s.Destination.IntegrationConfig == nil {
 		return nil
@@ -92,9 +93,12 @@ func (a *App) checkUnload(ctx context.Context, s *config.Schedule, full *workboo
 	if err != nil {
 		return []config.ElementError{{Msg: "unload: warehouse: " + err.Error()}}
 	}
-	if err := snowflake.CheckStorageLocation(s.Destination.URI, allowed, blocked); err != nil {
-		return []config.ElementError{{Msg: fmt.Sprintf("unload: warehouse: destination.uri %s; add it to storage integration %s "+
-			"(ALTER STORAGE INTEGRATION %s SET STORAGE_ALLOWED_LOCATIONS = (...)) or choose a URI inside it", err, integration, integration)}}
+	// Snowflake writes only staging files, under the claims of the
+	// destination (see export.Unload); the final objects are exportd's.
+	staging := s.Destination.URI + archive.ClaimsDir + "/" + s.Name + "/"
+	if err := snowflake.CheckStorageLocation(staging, allowed, blocked); err != nil {
+		return []config.ElementError{{Msg: fmt.Sprintf("unload: warehouse: the staging location %s; allow it in storage integration %s "+
+			"(ALTER STORAGE INTEGRATION %s SET STORAGE_ALLOWED_LOCATIONS = ('%s%s/'))", err, integration, integration, s.Destination.URI, archive.ClaimsDir)}}
 	}
 	return nil
 }
