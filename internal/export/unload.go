@@ -265,12 +265,13 @@ func (j *Job) matchStaged(ctx context.Context, dir string, files []archive.Unloa
 			return nil, fmt.Errorf("the warehouse reported %s but it is not under %s (found %v)", f.Name, dir, keys)
 		}
 	}
-	// Parts in the warehouse's file order, which is its name order.
+	// Parts in the warehouse's file order: its names with their numbers
+	// compared as numbers (data_0_0_2 before data_0_0_10).
 	idx := make([]int, len(files))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return out[idx[a]] < out[idx[b]] })
+	sort.SliceStable(idx, func(a, b int) bool { return naturalLess(out[idx[a]], out[idx[b]]) })
 	sortedKeys := make([]string, len(files))
 	sortedFiles := make([]archive.UnloadedFile, len(files))
 	for n, i := range idx {
@@ -394,4 +395,35 @@ type UnloaderFunc func(ctx context.Context, statement, tag string) (string, []ar
 // Unload calls f.
 func (f UnloaderFunc) Unload(ctx context.Context, statement, tag string) (string, []archive.UnloadedFile, error) {
 	return f(ctx, statement, tag)
+}
+
+// naturalLess orders strings with their digit runs compared as numbers.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
