@@ -34,11 +34,11 @@ import (
 //  5. commits the manifest, as every run does,
 //
 // and removes the staging objects with all their versions: its own
-// attempt's when it fails, every attempt's once the unit is committed. A run that dies after 2
-// is completed by the next run of the unit through the claim's pending
-// manifest (repair), which checks the counts and applies the retention too;
-// one that dies before 2 leaves only staging objects, which the next run
-// removes before it unloads again.
+// attempt's when it fails, every attempt's once the unit is committed. A
+// run that dies after 3 is completed by the next run of the unit through
+// the claim's pending manifest (repair), which checks the counts and applies
+// the retention too; one that dies before 3 leaves only staging objects: the
+// next run unloads again and removes them when it commits.
 
 // Unloader is a warehouse that writes a statement's result to the bucket
 // itself. The statement comes from Unload.Statement; tag labels it in the
