@@ -216,6 +216,9 @@ func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.Ele
 			return []config.ElementError{{Field: "", Msg: "window.column: " + e.Msg}}
 		}
 	}
+	if errs := a.checkUnload(ctx, s, full); len(errs) > 0 {
+		return errs
+	}
 	c := &compiled{sched: s, full: full}
 	if opts.Window == nil {
 		c.snap = func() (*workbook.Compiled, error) { return full, nil }

@@ -198,6 +198,11 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 			return q, nil
 		},
 	}
+	if s.Unload == config.UnloadWarehouse {
+		if j.Unload, err = warehouseUnload(s, src, c); err != nil {
+			return nil, nil, err
+		}
+	}
 	return j, s, nil
 }
 

@@ -37,6 +37,10 @@ type Manifest struct {
 	Query      *Query   `json:"query,omitempty"`
 	Columns    []Column `json:"columns,omitempty"`
 	Objects    []Object `json:"objects"`
+	// Unload, for a warehouse-side unload, says what the warehouse wrote
+	// (its query ID and DETAILED_OUTPUT); absent for rows that streamed
+	// through exportd and in older manifests.
+	Unload *Unload `json:"unload,omitempty"`
 	// Prev links the manifest committed just before this one for the same
 	// schedule (commit order); nil for the first.
 	Prev *Link `json:"prev"`

@@ -262,6 +262,10 @@ type S3Options struct {
 	// Concurrency is the number of parts in flight per upload, 1 to 64;
 	// default 4. Memory per upload is about PartSize × Concurrency.
 	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	// SnowflakeIntegration names the Snowflake storage integration that
+	// writes to this bucket (CREATE STORAGE INTEGRATION), for schedules
+	// with unload: warehouse.
+	SnowflakeIntegration string `yaml:"snowflake_integration,omitempty" json:"snowflake_integration,omitempty"`
 }
 
 // ObjectLock is an S3 Object Lock retention applied per object: retain
@@ -439,6 +443,8 @@ type Schedule struct {
 	Element workbook.Element `yaml:"element" json:"element"`
 
 	Destination Destination `yaml:"destination" json:"destination"`
+	// Unload is "" (rows stream through exportd) or UnloadWarehouse.
+	Unload Unload `yaml:"unload,omitempty" json:"unload,omitempty"`
 
 	doc *document
 }

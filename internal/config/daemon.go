@@ -330,6 +330,7 @@ func (l *loader) checkS3(f *fileState, p string, s *S3Options) {
 	if s.RoleARN != "" && (!strings.HasPrefix(s.RoleARN, "arn:") || !strings.Contains(s.RoleARN, ":role/")) {
 		l.errorf(f, p+".role_arn", "must be an IAM role ARN such as arn:aws:iam::123456789012:role/exportd")
 	}
+	l.checkSnowflakeIntegration(f, p, s)
 	if !s.ExternalID.IsZero() && s.RoleARN == "" && !f.isBad(p+".role_arn") {
 		l.errorf(f, p+".external_id", "needs role_arn")
 	}

@@ -274,6 +274,7 @@ type scheduleFile struct {
 	PauseAfterFailures *int              `yaml:"pause_after_failures"`
 	Element            *workbook.Element `yaml:"element"`
 	Destination        *destinationFile  `yaml:"destination"`
+	Unload             string            `yaml:"unload"`
 }
 
 type windowFile struct {

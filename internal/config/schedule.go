@@ -171,6 +171,7 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 	}
 
 	l.checkDestination(cfg, f, s, raw)
+	l.checkUnload(f, s, raw)
 	return s
 }
 

@@ -65,6 +65,9 @@ type Job struct {
 	// Signer, when set, signs a digest of every manifest the job commits
 	// (_digests/<schedule>/<sequence>.json).
 	Signer ed25519.PrivateKey
+	// Unload, when set, has the warehouse write each unit's file(s) to the
+	// bucket itself (see unload.go) instead of streaming rows.
+	Unload *Unload
 }
 
 // Result says what a run did.
@@ -131,6 +134,10 @@ func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersed
 			log.Warn("release claim", zap.Error(rerr))
 		}
 	}()
+
+	if j.Unload != nil {
+		defer func() { j.cleanStaging(ctx, claim, committed, log) }()
+	}
 
 	if prev := claim.Previous(); prev != nil {
 		log.Warn("took over an expired claim: the previous run died", zap.String("previous_owner", prev.Owner))
@@ -205,6 +212,9 @@ func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersed
 		return res, err
 	}
 
+	if j.Unload != nil {
+		return j.unload(runCtx, claim, m, u, attempt, start, &committed, res, log)
+	}
 	info, stats, qres, err := j.upload(runCtx, sq, obj, u)
 	if errors.Is(err, archive.ErrExists) {
 		// The object is there without a manifest: an earlier run of this
@@ -333,6 +343,7 @@ func (j *Job) repair(ctx context.Context, claim *archive.Claim, pending *archive
 		o := &m.Objects[i]
 		rc, info, err := j.Archive.Store.Get(ctx, o.Key)
 		if errors.Is(err, archive.ErrNotFound) {
+			j.restartUnload(ctx, pending, log)
 			return Result{}, false, nil
 		}
 		if err != nil {
@@ -344,6 +355,9 @@ func (j *Job) repair(ctx context.Context, claim *archive.Claim, pending *archive
 			return Result{}, false, fmt.Errorf("export %q: read back %s: %w", j.Name, o.Key, err)
 		}
 		o.Bytes, o.SHA256, o.Rows, o.StoreChecksums = st.Bytes, st.SHA256, rows, info.Checksums
+	}
+	if restart, err := j.repairUnloaded(ctx, &m, log); err != nil || restart {
+		return Result{}, false, err
 	}
 	m.Run = archive.RunInfo{StartedAt: start.UTC(), Attempt: attempt, Instance: j.Archive.Instance,
 		ExportdVersion: j.Version, Repaired: true}
