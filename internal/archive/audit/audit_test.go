@@ -144,7 +144,7 @@ func newS3(t *testing.T, locked bool) *s3Backend {
 	return &s3Backend{bucket: bucket, st: st, client: gw.Client(), locked: locked}
 }
 
-func (b *s3Backend) store() archive.Store                { return b.st }
+func (b *s3Backend) store() archive.Store               { return b.st }
 func (b *s3Backend) reader(t *testing.T) archive.Reader { return b.st }
 func (b *s3Backend) get(t *testing.T, key string) []byte {
 	out, err := b.client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
@@ -252,7 +252,9 @@ func windowsOf(f audit.Finding) []string {
 	return out
 }
 
-func TestTamperingFolder(t *testing.T) { testTampering(t, func(t *testing.T) backend { return newFolder(t) }) }
+func TestTamperingFolder(t *testing.T) {
+	testTampering(t, func(t *testing.T) backend { return newFolder(t) })
+}
 func TestTamperingS3(t *testing.T) {
 	testTampering(t, func(t *testing.T) backend { return newS3(t, false) })
 }

@@ -118,8 +118,8 @@ type Report struct {
 	Schedules  []*ScheduleReport   `json:"schedules"`
 	// Objects and ObjectBytes read back in all (manifests and records not
 	// counted).
-	Objects     int   `json:"objects"`
-	ObjectBytes int64 `json:"object_bytes"`
+	Objects     int       `json:"objects"`
+	ObjectBytes int64     `json:"object_bytes"`
 	Findings    []Finding `json:"findings"`
 	// Warnings weaken the proof without being a break (signatures checked
 	// against the archive's own keys only; catch-up policies that leave
