@@ -46,8 +46,8 @@ type GenOptions struct {
 
 // Generated describes what Generate wrote.
 type Generated struct {
-	// AsOf is an instant three hours (more than the default grace) after the last window closed and the
-	// last daily digest was written.
+	// AsOf is two hours (a verifier's default grace) after the last
+	// window closed and the last daily digest's day began.
 	AsOf time.Time
 	// Windows per schedule, oldest first; Manifests and Objects their keys.
 	Windows   map[string][]archive.Window
@@ -134,7 +134,7 @@ func Generate(ctx context.Context, st archive.Store, o GenOptions) (*Generated, 
 		}
 		g.Daily = append(g.Daily, dk)
 	}
-	g.AsOf = o.Start.Add(time.Duration(o.Days)*24*time.Hour + 3*time.Hour)
+	g.AsOf = o.Start.Add(time.Duration(o.Days)*24*time.Hour + 2*time.Hour)
 	return g, nil
 }
 

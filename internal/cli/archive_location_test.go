@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/archive/archivetest"
+	"github.com/exportd/exportd/internal/archive/folderstore"
+	"github.com/exportd/exportd/internal/archive/s3store"
+	"github.com/exportd/exportd/internal/testenv"
+)
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	// No config file exists where the command runs: the LOCATION form
+	// must not need one.
+	t.Chdir(t.TempDir())
+	code := Main(t.Context(), "test", args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func genArchive(t *testing.T, st archive.Store) (*archivetest.Generated, string) {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := archivetest.Generate(t.Context(), st, archivetest.GenOptions{
+		Prefix:    "audit",
+		Schedules: []archivetest.GenSchedule{{Name: "logins", Every: "day"}, {Name: "errors", Every: "hour"}},
+		Start:     time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), Days: 5, Key: key,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := archive.MarshalPublicKey(key.Public().(ed25519.PublicKey))
+	pub := filepath.Join(t.TempDir(), "signing.pub.pem")
+	if err := os.WriteFile(pub, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return g, pub
+}
+
+// TestVerifyLocationFolder: archive verify on a folder, with no config:
+// exit 0 when untouched, 3 naming the object when a byte changed, 1 when
+// the location cannot be read.
+func TestVerifyLocationFolder(t *testing.T) {
+	root := t.TempDir()
+	st, err := folderstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, pub := genArchive(t, st)
+	asOf := g.AsOf.Format(time.RFC3339)
+	out, errOut, code := run(t, "archive", "verify", root, "--as-of", asOf, "--public-key", pub)
+	if code != 0 || !strings.Contains(out, "VERIFIED: 125 objects") || !strings.Contains(out, "given from outside the archive") {
+		t.Fatalf("untouched: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, "archive", "verify", root, "--as-of", asOf)
+	if code != 0 || !strings.Contains(errOut, "ARCHIVE'S OWN KEYS ONLY") {
+		t.Fatalf("without --public-key: exit %d\n%s%s", code, out, errOut)
+	}
+	obj := filepath.Join(root, g.Objects["errors"][30])
+	data, _ := os.ReadFile(obj)
+	data[40] ^= 1
+	os.Remove(obj)
+	os.WriteFile(obj, data, 0o644)
+	out, errOut, code = run(t, "archive", "verify", root, "--as-of", asOf, "--public-key", pub, "--json")
+	var rep struct {
+		Verified bool `json:"verified"`
+		Reports  []struct {
+			Findings []struct{ Code, Key string } `json:"findings"`
+		} `json:"reports"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitVerifyFailed || rep.Verified || len(rep.Reports) != 1 ||
+		len(rep.Reports[0].Findings) != 1 || rep.Reports[0].Findings[0].Code != "object-changed" || rep.Reports[0].Findings[0].Key != g.Objects["errors"][30] {
+		t.Fatalf("changed byte: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	// Only the schedule asked for is checked.
+	if _, _, code = run(t, "archive", "verify", root, "logins", "--as-of", asOf, "--public-key", pub); code != 0 {
+		t.Fatalf("verify logins only: exit %d", code)
+	}
+	for _, args := range [][]string{
+		{"archive", "verify", filepath.Join(root, "nothing-here")},
+		{"archive", "verify", root, "no-such-schedule", "--as-of", asOf},
+		{"archive", "verify", root, "--as-of", "yesterday"},
+		{"archive", "verify", root, "--public-key", filepath.Join(root, "missing.pem")},
+	} {
+		if out, errOut, code := run(t, args...); code != ExitFailure {
+			t.Fatalf("%v: exit %d, want 1\n%s%s", args, code, out, errOut)
+		}
+	}
+}
+
+// TestVerifyLocationS3: the same on a bucket, credentials from the AWS
+// chain (here the environment), no config.
+func TestVerifyLocationS3(t *testing.T) {
+	gw := testenv.VersityGW(t)
+	bucket := gw.Bucket(t, false)
+	st, err := s3store.New(t.Context(), s3store.Options{Bucket: bucket, Endpoint: gw.Endpoint, ForcePathStyle: true, Region: testenv.Region, Credentials: gw.Credentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, pub := genArchive(t, st)
+	t.Setenv("AWS_ACCESS_KEY_ID", gw.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", gw.SecretKey)
+	t.Setenv("AWS_REGION", testenv.Region)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	args := []string{"archive", "verify", "s3://" + bucket + "/audit/", "--endpoint", gw.Endpoint, "--path-style", "--as-of", g.AsOf.Format(time.RFC3339), "--public-key", pub}
+	if out, errOut, code := run(t, args...); code != 0 || !strings.Contains(out, "VERIFIED: 125 objects") {
+		t.Fatalf("untouched: exit %d\n%s%s", code, out, errOut)
+	}
+	// The newest manifest of logins deleted (and so its window).
+	if err := deleteKey(t, gw, bucket, g.Manifests["logins"][4]); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, args...)
+	if code != ExitVerifyFailed || !strings.Contains(out, "manifest-deleted") || !strings.Contains(out, g.Windows["logins"][4].ID()) {
+		t.Fatalf("deleted manifest: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func deleteKey(t *testing.T, gw *testenv.Server, bucket, key string) error {
+	_, err := gw.Client().DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return err
+}
