@@ -165,8 +165,9 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 	if ic := s.Destination.IntegrationConfig; ic != nil && ic.Type == config.IntegrationS3 && ic.S3.ObjectLock != nil {
 		retain = time.Duration(ic.S3.ObjectLock.Retain)
 	}
+	def := definitionSpec(s, src.Dialect(), c.full.SQL)
 	j := &export.Job{
-		Name: s.Name, Timezone: s.Location.String(), Layout: s.Layout(), Archive: ar, Source: src,
+		Name: s.Name, Timezone: s.Location.String(), Layout: s.Layout(), Archive: ar, Source: src, Definition: &def,
 		Gzip: s.Destination.Gzip, Retain: retain, Condition: string(s.Condition),
 		OnSchemaChange: string(s.OnSchemaChange), Version: a.opts.Version,
 		Logger: a.log, Signer: a.signer,

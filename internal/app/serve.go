@@ -640,6 +640,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if iv := orDefault(d.WatchInterval, 5*time.Second); iv > 0 {
 			wg.Go(func() { d.watch(loops, iv) })
 		}
+		wg.Go(func() { d.dailyDigests(loops) })
 		err = d.sched.Run(ctx)
 	}
 	catchUp.Wait()
