@@ -72,8 +72,9 @@ type folderBackend struct {
 	st   *folderstore.Store
 }
 
-func newFolder(t *testing.T) *folderBackend {
-	root := t.TempDir()
+func newFolder(t *testing.T) *folderBackend { return newFolderAt(t, t.TempDir()) }
+
+func newFolderAt(t testing.TB, root string) *folderBackend {
 	st, err := folderstore.New(root)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,11 @@ func s3Options(bucket string) s3store.Options {
 	return s3store.Options{Bucket: bucket, Endpoint: gw.Endpoint, ForcePathStyle: true, Region: testenv.Region, Credentials: gw.Credentials()}
 }
 
-func newS3(t *testing.T, locked bool) *s3Backend {
+func newS3B(b *testing.B) *s3Backend { return newS3TB(b, false) }
+
+func newS3(t *testing.T, locked bool) *s3Backend { return newS3TB(t, locked) }
+
+func newS3TB(t testing.TB, locked bool) *s3Backend {
 	bucket := gw.Bucket(t, locked)
 	o := s3Options(bucket)
 	if locked {
@@ -181,7 +186,11 @@ func (b *s3Backend) keys(t *testing.T, prefix string) []string {
 
 var start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
-func newKey(t *testing.T) ed25519.PrivateKey {
+func newKeyB(b *testing.B) ed25519.PrivateKey { return newKeyTB(b) }
+
+func newKey(t *testing.T) ed25519.PrivateKey { return newKeyTB(t) }
+
+func newKeyTB(t testing.TB) ed25519.PrivateKey {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -369,6 +378,20 @@ func testTampering(t *testing.T, newBackend func(t *testing.T) backend) {
 				if f.Code == audit.DailyMissing && !strings.Contains(f.Message, "3 day(s)") {
 					t.Fatalf("%s", f)
 				}
+			}
+		}},
+		{name: "head-rewound-manifests-kept", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {
+			// Only the head moved back: the newer manifests, their digests
+			// and the daily digests that recorded them are all evidence of
+			// one rewind, which names the windows it hides.
+			mk := g.Manifests["logins"][4]
+			data := b.get(t, mk)
+			head, _ := json.Marshal(archive.Head{FormatVersion: 1, Schedule: "logins", Sequence: 5, Key: mk, SHA256: archive.SHA256Hex(data), Manifest: data})
+			b.put(t, "audit/prod/_head/logins", head)
+			return [][2]string{{audit.HeadRewound, "audit/prod/_head/logins"}}
+		}, check: func(t *testing.T, rep *audit.Report, g *archivetest.Generated) {
+			if w := windowsOf(rep.Findings[0]); len(w) != 3 || w[0] != g.Windows["logins"][5].ID() {
+				t.Fatalf("rewind names windows %v", w)
 			}
 		}},
 		{name: "whole-schedule-removed", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {

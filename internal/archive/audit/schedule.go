@@ -447,11 +447,6 @@ func (c *scheduleCheck) checkObjects(ctx context.Context, found map[string]bool)
 				jobs = append(jobs, job{e, o})
 			}
 		}
-		if c.inRange(e.m) {
-			if err := c.checkRetention(ctx, e, e.rec.key, e.rec.info); err != nil {
-				return err
-			}
-		}
 	}
 	for k := range found {
 		if !referenced[k] {
@@ -460,6 +455,14 @@ func (c *scheduleCheck) checkObjects(ctx context.Context, found map[string]bool)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.o.Parallel)
+	if _, ok := c.r.(archive.LockInspector); ok {
+		// Each manifest's own lock.
+		for _, e := range c.chain {
+			if c.inRange(e.m) {
+				g.Go(func() error { return c.checkRetention(gctx, e, e.rec.key, e.rec.info) })
+			}
+		}
+	}
 	for _, j := range jobs {
 		g.Go(func() error {
 			info, ok, n, sum, err := c.hashObject(gctx, j.o)
@@ -544,22 +547,38 @@ func (c *scheduleCheck) checkDigests(ctx context.Context, infos []archive.Object
 	}
 	c.signed = true
 	covered := map[int64]bool{}
-	for _, oi := range infos {
-		data, _, ok, err := c.read(ctx, oi.Key)
-		if err != nil || !ok {
-			return err
-		}
-		var d archive.Digest
-		if err := json.Unmarshal(data, &d); err != nil {
-			c.add(Finding{Code: DigestChanged, Schedule: c.name, Key: oi.Key, Message: fmt.Sprintf("not a digest any more: %v", err)})
-			continue
-		}
-		sig, err := base64.StdEncoding.DecodeString(d.Signature)
-		if err != nil || d.Algorithm != "ed25519" {
-			c.add(Finding{Code: SignatureBad, Schedule: c.name, Key: oi.Key, Message: "no Ed25519 signature"})
-			continue
-		}
-		if !c.checkSig(oi.Key, d.KeyID, d.Payload(), sig, c.name) {
+	// Read and check signatures in parallel; then compare with the chain.
+	valid := make([]*archive.Digest, len(infos))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.o.Parallel)
+	for i, oi := range infos {
+		g.Go(func() error {
+			data, _, ok, err := c.read(gctx, oi.Key)
+			if err != nil || !ok {
+				return err
+			}
+			var d archive.Digest
+			if err := json.Unmarshal(data, &d); err != nil {
+				c.add(Finding{Code: DigestChanged, Schedule: c.name, Key: oi.Key, Message: fmt.Sprintf("not a digest any more: %v", err)})
+				return nil
+			}
+			sig, err := base64.StdEncoding.DecodeString(d.Signature)
+			if err != nil || d.Algorithm != "ed25519" {
+				c.add(Finding{Code: SignatureBad, Schedule: c.name, Key: oi.Key, Message: "no Ed25519 signature"})
+				return nil
+			}
+			if c.checkSig(oi.Key, d.KeyID, d.Payload(), sig, c.name) {
+				valid[i] = &d
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, oi := range infos {
+		d := valid[i]
+		if d == nil {
 			continue
 		}
 		e, ok := c.bySeq[d.Sequence]

@@ -266,7 +266,37 @@ func (v *verifier) checkDaily(ctx context.Context) error {
 			if err != nil || !ok {
 				return err
 			}
-			recs[i] = &dailyRec{key: k, data: data, sha: archive.SHA256Hex(data)}
+			rec := &dailyRec{key: k, data: data, sha: archive.SHA256Hex(data)}
+			d, err := archive.ParseDailyDigest(rec.data)
+			if err != nil {
+				v.add(Finding{Code: DigestChanged, Key: rec.key, Message: fmt.Sprintf("not a daily digest any more: %v", err)})
+				return nil
+			}
+			day, _ := time.Parse(archive.DayLayout, d.Day)
+			if archive.DailyKey(v.o.Prefix, day) != rec.key {
+				v.add(Finding{Code: DigestChanged, Key: rec.key, Message: fmt.Sprintf("holds the digest of %s", d.Day)})
+				return nil
+			}
+			rec.d = d
+			recs[i] = rec
+			if d.KeyID == "" {
+				if len(v.o.Keys) > 0 || len(v.archKeys) > 0 {
+					v.add(Finding{Code: DigestUnsigned, Key: rec.key, Message: "unsigned, in an archive whose digests are signed"})
+				}
+				return nil
+			}
+			sk := archive.SignatureKey(rec.key)
+			if !sigs[sk] {
+				v.add(Finding{Code: DigestUnsigned, Key: rec.key, Message: fmt.Sprintf("names key %s but its signature %s is gone", d.KeyID, sk)})
+				return nil
+			}
+			sig, _, ok, err := v.read(gctx, sk)
+			if err != nil {
+				return err
+			}
+			if ok {
+				v.checkSig(rec.key, d.KeyID, rec.data, sig, "")
+			}
 			return nil
 		})
 	}
@@ -277,33 +307,8 @@ func (v *verifier) checkDaily(ctx context.Context) error {
 		if rec == nil {
 			continue
 		}
-		d, err := archive.ParseDailyDigest(rec.data)
-		if err != nil {
-			v.add(Finding{Code: DigestChanged, Key: rec.key, Message: fmt.Sprintf("not a daily digest any more: %v", err)})
-			continue
-		}
-		day, _ := time.Parse(archive.DayLayout, d.Day)
-		if archive.DailyKey(v.o.Prefix, day) != rec.key {
-			v.add(Finding{Code: DigestChanged, Key: rec.key, Message: fmt.Sprintf("holds the digest of %s", d.Day)})
-			continue
-		}
-		rec.d = d
-		if d.KeyID != "" {
+		if rec.d.KeyID != "" {
 			v.signed = true
-			sk := archive.SignatureKey(rec.key)
-			if !sigs[sk] {
-				v.add(Finding{Code: DigestUnsigned, Key: rec.key, Message: fmt.Sprintf("names key %s but its signature %s is gone", d.KeyID, sk)})
-			} else {
-				sig, _, ok, err := v.read(ctx, sk)
-				if err != nil {
-					return err
-				}
-				if ok {
-					v.checkSig(rec.key, d.KeyID, rec.data, sig, "")
-				}
-			}
-		} else if len(v.o.Keys) > 0 || len(v.archKeys) > 0 {
-			v.add(Finding{Code: DigestUnsigned, Key: rec.key, Message: "unsigned, in an archive whose digests are signed"})
 		}
 		v.daily = append(v.daily, rec)
 	}
