@@ -35,6 +35,12 @@ func (f *locationFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.keyring, "keyring", "", "file of trusted PEM public keys (concatenated); with --public-key, all are trusted")
 	fl.StringVar(&f.asOf, "as-of", "", "the instant the archive must be complete up to (RFC 3339 or a date; default now)")
 	fl.DurationVar(&f.grace, "grace", audit.DefaultGrace, "how late a window's manifest or a day's digest may be after it is due")
+	f.registerAccess(cmd)
+}
+
+// registerAccess registers the flags that reach a location.
+func (f *locationFlags) registerAccess(cmd *cobra.Command) {
+	fl := cmd.Flags()
 	fl.IntVar(&f.parallel, "parallel", 16, "objects read at once")
 	fl.StringVar(&f.s3.Region, "region", "", "S3 region (default: from the AWS chain)")
 	fl.StringVar(&f.s3.Endpoint, "endpoint", "", "S3-compatible endpoint URL")
@@ -164,4 +170,74 @@ func printAudit(out io.Writer, rep *audit.Report, keys []ed25519.PublicKey) {
 			fmt.Fprintf(out, "      at %s\n", f.Key)
 		}
 	}
+}
+
+// archiveLsCmd is archive ls LOCATION [schedule...]: the archived units
+// from the archive alone.
+func archiveLsCmd() *cobra.Command {
+	var asJSON bool
+	var from, to string
+	loc := &locationFlags{}
+	cmd := &cobra.Command{
+		Use:   "ls LOCATION [schedule...]",
+		Short: "List archived windows from the archive alone: keys, rows, bytes, sha256, retained until, holds",
+		Long: `List the newest revision of every archived unit (windows overlapping --from/--to), in commit
+order per schedule, from the archive at LOCATION (s3://bucket/prefix/, file:// or a folder) without a
+daemon config. On S3 each object's Object Lock retain-until and legal hold are shown. It does not
+verify: run exportd archive verify for that.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			fromT, err := parseTime("from", from)
+			if err != nil {
+				return exitWith(ExitFailure, err)
+			}
+			toT, err := parseTime("to", to)
+			if err != nil {
+				return exitWith(ExitFailure, err)
+			}
+			l, err := audit.Open(ctx, args[0], loc.s3)
+			if err != nil {
+				return exitWith(ExitFailure, err)
+			}
+			var all []audit.Entry
+			for _, p := range l.Prefixes {
+				es, err := audit.List(ctx, l.Reader, p, args[1:], fromT, toT, loc.parallel)
+				if err != nil {
+					return exitWith(ExitFailure, err)
+				}
+				all = append(all, es...)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if all == nil {
+					all = []audit.Entry{}
+				}
+				return enc.Encode(all)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SCHEDULE\tSEQ\tKIND\tWINDOW\tREV\tROWS\tBYTES\tSHA256\tRETAINED UNTIL\tHOLD\tKEY")
+			for _, e := range all {
+				retained, hold, key, sum := "-", "-", e.Key, e.SHA256
+				if !e.RetainUntil.IsZero() {
+					retained = e.LockMode + " " + e.RetainUntil.UTC().Format(time.RFC3339)
+				}
+				if e.LegalHold {
+					hold = "ON"
+				}
+				if key == "" {
+					key, sum = e.ManifestKey, "-"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", e.Schedule, e.Sequence, e.Kind, e.UnitID, e.Revision, e.Rows, e.Bytes, sum, retained, hold, key)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the units as JSON")
+	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date)")
+	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
+	loc.registerAccess(cmd)
+	return cmd
 }

@@ -137,3 +137,26 @@ func deleteKey(t *testing.T, gw *testenv.Server, bucket, key string) error {
 	_, err := gw.Client().DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	return err
 }
+
+// TestArchiveLs: archive ls LOCATION lists the units from the archive
+// alone, with --from/--to and one schedule.
+func TestArchiveLs(t *testing.T) {
+	root := t.TempDir()
+	st, err := folderstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := genArchive(t, st)
+	out, errOut, code := run(t, "archive", "ls", root, "logins", "--json")
+	var es []struct {
+		Schedule, Key, SHA256 string
+		Rows                  int64
+	}
+	if err := json.Unmarshal([]byte(out), &es); err != nil || code != 0 || len(es) != 5 || es[2].Key != g.Objects["logins"][2] || es[2].Rows != 3 || len(es[2].SHA256) != 64 {
+		t.Fatalf("ls --json: exit %d %v\n%s%s", code, err, out, errOut)
+	}
+	out, errOut, code = run(t, "archive", "ls", root, "--from", "2026-05-03", "--to", "2026-05-04")
+	if code != 0 || strings.Count(out, "\nlogins ") != 1 || strings.Count(out, "\nerrors ") != 24 || !strings.Contains(out, "SHA256") {
+		t.Fatalf("ls a day: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -423,12 +423,14 @@ func (c *scheduleCheck) checkDailyHeads() {
 
 // inRange reports whether a manifest's window (or logical time) overlaps
 // [From, To).
-func (c *scheduleCheck) inRange(m *archive.Manifest) bool {
+func (c *scheduleCheck) inRange(m *archive.Manifest) bool { return overlaps(m, c.o.From, c.o.To) }
+
+func overlaps(m *archive.Manifest, from, to time.Time) bool {
 	s, e := m.LogicalTime, m.LogicalTime.Add(time.Nanosecond)
 	if m.Window != nil {
 		s, e = m.Window.Start, m.Window.End
 	}
-	return (c.o.From.IsZero() || e.After(c.o.From)) && (c.o.To.IsZero() || s.Before(c.o.To))
+	return (from.IsZero() || e.After(from)) && (to.IsZero() || s.Before(to))
 }
 
 // checkObjects reads back every object of the chain in parallel (size and
