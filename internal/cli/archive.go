@@ -365,8 +365,9 @@ func pickUnits(chain []archive.ChainEntry, schedule string, ids []string, from, 
 
 func archiveQueryCmd(g *globals) *cobra.Command {
 	var from, to, elementFile string
+	sq := &sqlFlags{}
 	cmd := &cobra.Command{
-		Use:   "query <schedule> [unit-id...]",
+		Use:   "query <schedule> [unit-id...] | query LOCATION --sql QUERY [schedule...]",
 		Short: "Run a workbook element over archived files (sha256 checked) and print the result as CSV",
 		Long: `Fetch the newest revision of the picked units (by id, or by window with --from/--to; all by
 default), checking each object's sha256 against its manifest, load them into an embedded DuckDB as the
@@ -375,6 +376,12 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if audit.IsLocation(args[0]) {
+				return querySQL(cmd, args, sq, from, to)
+			}
+			if sq.sql != "" {
+				return exitWith(ExitUsage, errors.New("--sql needs an archive LOCATION as first argument (s3://bucket/prefix/ or a folder)"))
+			}
 			fromT, toT, err := parseRange(from, to)
 			if err != nil {
 				return err
@@ -416,6 +423,7 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date)")
 	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
 	cmd.Flags().StringVar(&elementFile, "element", "", "YAML file with a workbook element (filters, group_by, columns, order_by, limit)")
+	sq.register(cmd)
 	return cmd
 }
 

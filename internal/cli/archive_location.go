@@ -3,15 +3,18 @@ package cli
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/exportd/exportd/internal/archive/archivesql"
 	"github.com/exportd/exportd/internal/archive/audit"
 )
 
@@ -240,4 +243,75 @@ verify: run exportd archive verify for that.`,
 	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
 	loc.registerAccess(cmd)
 	return cmd
+}
+
+// sqlFlags are archive query's flags for the LOCATION form.
+type sqlFlags struct {
+	sql, format string
+	loc         locationFlags
+}
+
+func (f *sqlFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.sql, "sql", "", `with LOCATION: a SQL query over one read-only table per schedule (named like it, or with _ for -), external access off`)
+	cmd.Flags().StringVar(&f.format, "format", "", "with --sql: csv, json (one object a line) or table (default: table on a terminal, csv otherwise)")
+	f.loc.registerAccess(cmd)
+}
+
+// querySQL is archive query LOCATION --sql: the schedules' archived files
+// (sha256 checked) as read-only tables of an embedded DuckDB.
+func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) error {
+	ctx := cmd.Context()
+	fail := func(err error) error { return exitWith(ExitFailure, err) }
+	if f.sql == "" {
+		return fail(errors.New(`with a LOCATION, give the query: --sql 'SELECT ... FROM "schedule-name"'`))
+	}
+	fromT, err := parseTime("from", from)
+	if err != nil {
+		return fail(err)
+	}
+	toT, err := parseTime("to", to)
+	if err != nil {
+		return fail(err)
+	}
+	format := f.format
+	if format == "" {
+		format = archivesql.CSV
+		if fi, ok := cmd.OutOrStdout().(*os.File); ok {
+			if st, err := fi.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = archivesql.FormatTable
+			}
+		}
+	}
+	if format != archivesql.CSV && format != archivesql.JSON && format != archivesql.FormatTable {
+		return fail(fmt.Errorf("--format %q: csv, json or table", format))
+	}
+	l, err := audit.Open(ctx, args[0], f.loc.s3)
+	if err != nil {
+		return fail(err)
+	}
+	if len(l.Prefixes) != 1 {
+		return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", args[0], len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
+	}
+	names := args[1:]
+	if len(names) == 0 {
+		entries, err := audit.List(ctx, l.Reader, l.Prefixes[0], nil, time.Time{}, time.Time{}, 1)
+		if err != nil {
+			return fail(err)
+		}
+		for _, e := range entries {
+			if !slices.Contains(names, e.Schedule) {
+				names = append(names, e.Schedule)
+			}
+		}
+	}
+	tables, err := archivesql.Tables(ctx, l.Reader, l.Prefixes[0], names, fromT, toT)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := archivesql.Query(ctx, l.Reader, tables, f.sql, format, cmd.OutOrStdout())
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%d rows; %d archived objects loaded (each sha256 checked) as tables %s\n", res.Rows, res.Objects, strings.Join(names, ", "))
+	return nil
 }

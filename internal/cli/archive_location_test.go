@@ -160,3 +160,21 @@ func TestArchiveLs(t *testing.T) {
 		t.Fatalf("ls a day: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestArchiveQuerySQL: archive query LOCATION --sql, one table per
+// schedule, no config.
+func TestArchiveQuerySQL(t *testing.T) {
+	root := t.TempDir()
+	st, err := folderstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genArchive(t, st)
+	out, errOut, code := run(t, "archive", "query", root, "--sql", `SELECT count(*) AS n FROM logins UNION ALL SELECT count(*) FROM "errors" WHERE "Status" = 'failed'`)
+	if code != 0 || out != "n\n15\n120\n" || !strings.Contains(errOut, "125 archived objects loaded") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "archive", "query", root, "logins", "--sql", "SELECT * FROM read_csv('/etc/hostname')"); code != ExitFailure {
+		t.Fatalf("external access: exit %d\n%s", code, errOut)
+	}
+}
