@@ -22,3 +22,28 @@ type BucketLock struct {
 type LockInspector interface {
 	BucketLock(ctx context.Context) (BucketLock, error)
 }
+
+// LegalHolder is implemented by stores that can place an Object Lock legal
+// hold on an object (S3): the object cannot be deleted or overwritten,
+// whatever its retention, until the hold is lifted.
+type LegalHolder interface {
+	SetLegalHold(ctx context.Context, key string, on bool) error
+}
+
+// HoldsDir holds the records of legal holds placed and lifted:
+// _holds/<time>-<placed|lifted>.json, create-only.
+const HoldsDir = "_holds"
+
+// HoldRecord says who placed (or lifted) a legal hold on which objects,
+// when and why.
+type HoldRecord struct {
+	FormatVersion int      `json:"format_version"`
+	Action        string   `json:"action"` // placed or lifted
+	By            string   `json:"by"`
+	At            string   `json:"at"`
+	Reason        string   `json:"reason"`
+	Schedules     []string `json:"schedules"`
+	From          string   `json:"from,omitempty"`
+	To            string   `json:"to,omitempty"`
+	Keys          []string `json:"keys"`
+}

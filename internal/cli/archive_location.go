@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/archivesql"
 	"github.com/exportd/exportd/internal/archive/audit"
 )
@@ -314,4 +315,54 @@ func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) e
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "%d rows; %d archived objects loaded (each sha256 checked) as tables %s\n", res.Rows, res.Objects, strings.Join(names, ", "))
 	return nil
+}
+
+// archiveHoldCmd is archive hold / release LOCATION [schedule...].
+func archiveHoldCmd(on bool) *cobra.Command {
+	var from, to, by, reason string
+	loc := &locationFlags{}
+	use, short := "hold", "Place an Object Lock legal hold on the objects and manifests of a period (S3), recorded in the archive"
+	if !on {
+		use, short = "release", "Lift the legal hold of a period (S3), recorded in the archive"
+	}
+	cmd := &cobra.Command{
+		Use:   use + " LOCATION [schedule...] --from T --to T --reason WHY [--by WHO]",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			fail := func(err error) error { return exitWith(ExitFailure, err) }
+			fromT, err := parseTime("from", from)
+			if err != nil {
+				return fail(err)
+			}
+			toT, err := parseTime("to", to)
+			if err != nil {
+				return fail(err)
+			}
+			if by == "" {
+				by = os.Getenv("USER")
+			}
+			l, err := audit.Open(ctx, args[0], loc.s3)
+			if err != nil {
+				return fail(err)
+			}
+			st, ok := l.Reader.(archive.Store)
+			if !ok || len(l.Prefixes) != 1 {
+				return fail(fmt.Errorf("%s: legal holds need one S3 archive location", args[0]))
+			}
+			key, n, err := audit.Hold(ctx, st, l.Prefixes[0], args[1:], fromT, toT, on, by, reason, time.Now())
+			if err != nil {
+				return fail(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "legal hold %s on %d objects and manifests; recorded in %s\n", map[bool]string{true: "placed", false: "lifted"}[on], n, key)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "windows that end after this instant (RFC 3339 or a date)")
+	cmd.Flags().StringVar(&to, "to", "", "windows that start before this instant")
+	cmd.Flags().StringVar(&by, "by", "", "who asks (default: $USER)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (a case or ticket reference); required")
+	loc.registerAccess(cmd)
+	return cmd
 }

@@ -42,3 +42,23 @@ func (s *Store) BucketLock(ctx context.Context) (archive.BucketLock, error) {
 	}
 	return bl, nil
 }
+
+var _ archive.LegalHolder = (*Store)(nil)
+
+// SetLegalHold implements archive.LegalHolder: an Object Lock legal hold
+// on (or off) the current version of key.
+func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	status := s3types.ObjectLockLegalHoldStatusOff
+	if on {
+		status = s3types.ObjectLockLegalHoldStatusOn
+	}
+	_, err := s.client.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String(key),
+		LegalHold: &s3types.ObjectLockLegalHold{Status: status}})
+	if err != nil {
+		return fmt.Errorf("s3 legal hold %s on s3://%s/%s: %w", status, s.opts.Bucket, key, err)
+	}
+	return nil
+}
