@@ -32,7 +32,7 @@ func archiveCmd(g *globals) *cobra.Command {
 		Use:   "archive",
 		Short: "Read the archive as an auditor: verify it, list what it holds, fetch and query files",
 	}
-	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g), archiveLsCmd(), archiveHoldCmd(true), archiveHoldCmd(false))
+	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g), archiveLsCmd(), archiveHoldCmd(true), archiveHoldCmd(false), archiveBundleCmd())
 	return cmd
 }
 

@@ -123,6 +123,33 @@ func TestVerifyLocationS3(t *testing.T) {
 	if out, errOut, code := run(t, args...); code != 0 || !strings.Contains(out, "VERIFIED: 125 objects") {
 		t.Fatalf("untouched: exit %d\n%s%s", code, out, errOut)
 	}
+	// An evidence bundle of two days, verified offline, then tampered.
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	bargs := []string{"archive", "bundle", "s3://" + bucket + "/audit/", "--endpoint", gw.Endpoint, "--path-style", "--as-of", g.AsOf.Format(time.RFC3339),
+		"--public-key", pub, "--from", "2026-05-02", "--to", "2026-05-04", "-o", bundle}
+	if out, errOut, code := run(t, bargs...); code != 0 || !strings.Contains(out, "bundle written") {
+		t.Fatalf("bundle: exit %d\n%s%s", code, out, errOut)
+	}
+	html, _ := os.ReadFile(filepath.Join(bundle, "report.html"))
+	if !strings.Contains(string(html), "Completeness per schedule and month") || !strings.Contains(string(html), "2026-05") {
+		t.Fatalf("report.html:\n%s", html)
+	}
+	for _, f := range []string{"verify-report.json", "lock-settings.json", "README.md", "exportd-bundle.json"} {
+		if _, err := os.Stat(filepath.Join(bundle, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, errOut, code := run(t, "archive", "verify", bundle, "--public-key", pub); code != 0 || !strings.Contains(out, "VERIFIED: 50 objects") {
+		t.Fatalf("verify the bundle: exit %d\n%s%s", code, out, errOut)
+	}
+	inBundle := filepath.Join(bundle, g.Objects["errors"][30])
+	data, _ := os.ReadFile(inBundle)
+	data[len(data)-2] ^= 1
+	os.Remove(inBundle)
+	os.WriteFile(inBundle, data, 0o644)
+	if out, errOut, code := run(t, "archive", "verify", bundle, "--public-key", pub); code != ExitVerifyFailed || !strings.Contains(out, "object-changed") {
+		t.Fatalf("verify a tampered bundle: exit %d\n%s%s", code, out, errOut)
+	}
 	// The newest manifest of logins deleted (and so its window).
 	if err := deleteKey(t, gw, bucket, g.Manifests["logins"][4]); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,8 @@ type Location struct {
 	Reader   archive.Reader
 	Prefixes []string
 	Describe string
+	// Bundle describes an evidence bundle (nil for an archive).
+	Bundle *BundleInfo
 }
 
 // IsLocation reports whether arg names an archive location (s3://...,
@@ -78,7 +80,13 @@ func Open(ctx context.Context, loc string, s3a S3Access) (*Location, error) {
 	if len(prefixes) == 0 {
 		return nil, fmt.Errorf("%s: no exportd archive here (no _definitions, _head, _daily or _digests folder under it)", dir)
 	}
-	return &Location{Reader: st, Prefixes: prefixes, Describe: "file://" + st.Root()}, nil
+	l := &Location{Reader: st, Prefixes: prefixes, Describe: "file://" + st.Root()}
+	if b, ok, err := ReadBundleInfo(st.Root()); err != nil {
+		return nil, err
+	} else if ok {
+		l.Bundle = &b
+	}
+	return l, nil
 }
 
 // findPrefixes finds the destination prefixes under a folder archive: the

@@ -90,6 +90,15 @@ type ScheduleReport struct {
 	SignedThrough int64 `json:"signed_through,omitempty"`
 	// Held counts objects and manifests under an Object Lock legal hold.
 	Held int `json:"legal_holds,omitempty"`
+	// Months counts the expected windows per month (UTC) of their start.
+	Months []MonthCount `json:"months,omitempty"`
+}
+
+// MonthCount is the completeness of one schedule in one month.
+type MonthCount struct {
+	Month    string `json:"month"`
+	Expected int    `json:"expected"`
+	Present  int    `json:"present"`
 }
 
 // Trust says which keys signatures were checked against.

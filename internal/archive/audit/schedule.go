@@ -736,6 +736,15 @@ func (c *scheduleCheck) checkWindows() error {
 	var lastPresent time.Time
 	var runs [][]archive.Window
 	for _, u := range expected {
+		month := u.w.Start.UTC().Format("2006-01")
+		if n := len(c.sr.Months); n == 0 || c.sr.Months[n-1].Month != month {
+			c.sr.Months = append(c.sr.Months, MonthCount{Month: month})
+		}
+		mc := &c.sr.Months[len(c.sr.Months)-1]
+		mc.Expected++
+		if present[u.id] {
+			mc.Present++
+		}
 		switch {
 		case present[u.id]:
 			c.sr.Present++
