@@ -88,6 +88,10 @@ func TestVerifyLocationFolder(t *testing.T) {
 		len(rep.Reports[0].Findings) != 1 || rep.Reports[0].Findings[0].Code != "object-changed" || rep.Reports[0].Findings[0].Key != g.Objects["errors"][30] {
 		t.Fatalf("changed byte: exit %d, %v\n%s%s", code, err, out, errOut)
 	}
+	// The folder of the destination prefix works as well as the root.
+	if out, errOut, code := run(t, "archive", "verify", filepath.Join(root, "audit"), "logins", "--as-of", asOf, "--public-key", pub); code != 0 {
+		t.Fatalf("verify the prefix folder: exit %d\n%s%s", code, out, errOut)
+	}
 	// Only the schedule asked for is checked.
 	if _, _, code = run(t, "archive", "verify", root, "logins", "--as-of", asOf, "--public-key", pub); code != 0 {
 		t.Fatalf("verify logins only: exit %d", code)

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -80,6 +81,17 @@ func Open(ctx context.Context, loc string, s3a S3Access) (*Location, error) {
 	if len(prefixes) == 0 {
 		return nil, fmt.Errorf("%s: no exportd archive here (no _definitions, _head, _daily or _digests folder under it)", dir)
 	}
+	if len(prefixes) == 1 && prefixes[0] == "" {
+		// The folder of a destination prefix rather than the archive's
+		// root: keys in the records start with the prefix, so open the
+		// root it belongs to.
+		if p := headPrefix(st.Root()); p != "" && strings.HasSuffix(filepath.ToSlash(st.Root()), "/"+p) {
+			if st, err = folderstore.OpenReadOnly(strings.TrimSuffix(st.Root(), filepath.FromSlash("/"+p))); err != nil {
+				return nil, err
+			}
+			prefixes = []string{p}
+		}
+	}
 	l := &Location{Reader: st, Prefixes: prefixes, Describe: "file://" + st.Root()}
 	if b, ok, err := ReadBundleInfo(st.Root()); err != nil {
 		return nil, err
@@ -152,4 +164,28 @@ func ParseKeys(data []byte) ([]ed25519.PublicKey, error) {
 		return nil, errors.New("no PEM \"PUBLIC KEY\" block (derive one with: openssl pkey -in signing.pem -pubout)")
 	}
 	return out, nil
+}
+
+// headPrefix is the destination prefix the keys of a head under root/_head
+// start with ("" when none, or no head).
+func headPrefix(root string) string {
+	ents, err := os.ReadDir(filepath.Join(root, archive.HeadDir))
+	if err != nil {
+		return ""
+	}
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(root, archive.HeadDir, e.Name()))
+		if err != nil {
+			continue
+		}
+		var h archive.Head
+		if json.Unmarshal(data, &h) != nil || h.Schedule == "" {
+			continue
+		}
+		if i := strings.Index(h.Key, "/"+h.Schedule+"/"); i > 0 {
+			return h.Key[:i]
+		}
+		return ""
+	}
+	return ""
 }
