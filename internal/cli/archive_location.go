@@ -54,21 +54,19 @@ func (f *locationFlags) registerAccess(cmd *cobra.Command) {
 	fl.StringVar(&f.s3.ExternalID, "external-id", "", "external id for --role-arn")
 }
 
-// verifyLocation runs archive verify LOCATION [schedule...]: the archive
-// alone, no daemon config. Exit 0 verified, 1 could not verify, 3 failed.
-func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, to string) error {
-	ctx := cmd.Context()
-	fail := func(err error) error { return exitWith(ExitFailure, err) }
-	o := audit.Options{Schedules: args[1:], Grace: f.grace, Parallel: f.parallel}
+// options turns the flags into verify options: the period, as-of, grace
+// and the trusted keys read from --public-key and --keyring.
+func (f *locationFlags) options(schedules []string, from, to string) (audit.Options, error) {
+	o := audit.Options{Schedules: schedules, Grace: f.grace, Parallel: f.parallel}
 	var err error
 	if o.From, err = parseTime("from", from); err != nil {
-		return fail(err)
+		return o, err
 	}
 	if o.To, err = parseTime("to", to); err != nil {
-		return fail(err)
+		return o, err
 	}
 	if o.AsOf, err = parseTime("as-of", f.asOf); err != nil {
-		return fail(err)
+		return o, err
 	}
 	files := f.publicKeys
 	if f.keyring != "" {
@@ -77,13 +75,25 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return fail(fmt.Errorf("public key: %w", err))
+			return o, fmt.Errorf("public key: %w", err)
 		}
 		keys, err := audit.ParseKeys(data)
 		if err != nil {
-			return fail(fmt.Errorf("%s: %w", file, err))
+			return o, fmt.Errorf("%s: %w", file, err)
 		}
 		o.Keys = append(o.Keys, keys...)
+	}
+	return o, nil
+}
+
+// verifyLocation runs archive verify LOCATION [schedule...]: the archive
+// alone, no daemon config. Exit 0 verified, 1 could not verify, 3 failed.
+func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, to string) error {
+	ctx := cmd.Context()
+	fail := func(err error) error { return exitWith(ExitFailure, err) }
+	o, err := f.options(args[1:], from, to)
+	if err != nil {
+		return fail(err)
 	}
 	loc, err := audit.Open(ctx, args[0], f.s3)
 	if err != nil {
@@ -401,27 +411,9 @@ checked by hand too. Exit 0 written and verified, 3 written but verification fai
 			if outDir == "" {
 				return fail(errors.New("-o DIR: the folder to write the bundle into"))
 			}
-			o := audit.Options{Schedules: args[1:], Grace: f.grace, Parallel: f.parallel}
-			var err error
-			if o.From, err = parseTime("from", from); err != nil {
+			o, err := f.options(args[1:], from, to)
+			if err != nil {
 				return fail(err)
-			}
-			if o.To, err = parseTime("to", to); err != nil {
-				return fail(err)
-			}
-			if o.AsOf, err = parseTime("as-of", f.asOf); err != nil {
-				return fail(err)
-			}
-			for _, file := range f.publicKeys {
-				data, err := os.ReadFile(file)
-				if err != nil {
-					return fail(err)
-				}
-				keys, err := audit.ParseKeys(data)
-				if err != nil {
-					return fail(fmt.Errorf("%s: %w", file, err))
-				}
-				o.Keys = append(o.Keys, keys...)
 			}
 			l, err := audit.Open(ctx, args[0], f.s3)
 			if err != nil {

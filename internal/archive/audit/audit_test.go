@@ -27,6 +27,7 @@ import (
 	"github.com/exportd/exportd/internal/archive/audit"
 	"github.com/exportd/exportd/internal/archive/folderstore"
 	"github.com/exportd/exportd/internal/archive/s3store"
+	"github.com/exportd/exportd/internal/cli"
 	"github.com/exportd/exportd/internal/testenv"
 )
 
@@ -44,6 +45,12 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	// The command line reaches the test server through the AWS
+	// credential chain, as an auditor's would.
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": gw.AccessKey, "AWS_SECRET_ACCESS_KEY": gw.SecretKey, "AWS_REGION": testenv.Region,
+		"AWS_CONFIG_FILE": filepath.Join(dir, "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-aws-credentials")} {
+		os.Setenv(k, v)
+	}
 	code := m.Run()
 	_ = gw.Stop()
 	os.RemoveAll(dir)
@@ -59,6 +66,8 @@ func TestMain(m *testing.M) {
 // backend is an archive store plus raw access to it, the way someone with
 // write access to the bucket or folder would tamper with it.
 type backend interface {
+	// location is the archive as the command line names it.
+	location() []string
 	store() archive.Store
 	reader(t *testing.T) archive.Reader
 	get(t *testing.T, key string) []byte
@@ -83,6 +92,7 @@ func newFolderAt(t testing.TB, root string) *folderBackend {
 }
 
 func (b *folderBackend) store() archive.Store { return b.st }
+func (b *folderBackend) location() []string   { return []string{b.root} }
 func (b *folderBackend) reader(t *testing.T) archive.Reader {
 	r, err := folderstore.OpenReadOnly(b.root)
 	if err != nil {
@@ -149,7 +159,10 @@ func newS3TB(t testing.TB, locked bool) *s3Backend {
 	return &s3Backend{bucket: bucket, st: st, client: gw.Client(), locked: locked}
 }
 
-func (b *s3Backend) store() archive.Store               { return b.st }
+func (b *s3Backend) store() archive.Store { return b.st }
+func (b *s3Backend) location() []string {
+	return []string{"s3://" + b.bucket + "/audit/prod/", "--endpoint", gw.Endpoint, "--path-style"}
+}
 func (b *s3Backend) reader(t *testing.T) archive.Reader { return b.st }
 func (b *s3Backend) get(t *testing.T, key string) []byte {
 	out, err := b.client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
@@ -423,6 +436,26 @@ func testTampering(t *testing.T, newBackend func(t *testing.T) backend) {
 			want(t, rep, exp...)
 			if c.check != nil {
 				c.check(t, rep, g)
+			}
+			// The command line, from the archive alone: exit 3 naming
+			// each root cause's key (0 when untouched).
+			pem, _ := archive.MarshalPublicKey(key.Public().(ed25519.PublicKey))
+			pub := filepath.Join(t.TempDir(), "trusted.pem")
+			os.WriteFile(pub, pem, 0o644)
+			var out, errb bytes.Buffer
+			args := append(append([]string{"archive", "verify"}, b.location()...), "--as-of", g.AsOf.Format(time.RFC3339), "--public-key", pub)
+			code := cli.Main(t.Context(), "test", args, &out, &errb)
+			wantCode := cli.ExitVerifyFailed
+			if len(exp) == 0 {
+				wantCode = 0
+			}
+			if code != wantCode {
+				t.Fatalf("exportd %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
+			}
+			for _, e := range exp {
+				if !strings.Contains(out.String(), e[0]+": ") || !strings.Contains(out.String(), "at "+e[1]+"\n") {
+					t.Fatalf("the command line does not name %s at %s:\n%s", e[0], e[1], out.String())
+				}
 			}
 		})
 	}
