@@ -524,6 +524,21 @@ func TestRetentionS3(t *testing.T) {
 	}
 }
 
+// TestBucketWithoutLockS3: definitions record a retention policy but the
+// bucket has no Object Lock: one finding for the bucket, not one per
+// object.
+func TestBucketWithoutLockS3(t *testing.T) {
+	b := newS3(t, false)
+	key := newKey(t)
+	o := genOptions(key)
+	o.Retain, o.Mode = 24*time.Hour, s3store.LockCompliance
+	g, err := archivetest.Generate(t.Context(), b.store(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, verify(t, b.reader(t), g, key), [2]string{audit.BucketLockDisabled, "audit/prod/_keys"})
+}
+
 func headVersion(t *testing.T, b *s3Backend, key string) string {
 	out, err := b.client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
 	if err != nil {

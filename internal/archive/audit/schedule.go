@@ -162,6 +162,9 @@ func (c *scheduleCheck) loadDefinitions(ctx context.Context) error {
 	}
 	if c.newest != nil {
 		c.sr.Definition = c.newest.d.Version
+		if c.newest.d.Retention != nil {
+			c.retained = append(c.retained, c.name)
+		}
 	}
 	return nil
 }
@@ -501,6 +504,9 @@ func (c *scheduleCheck) checkObjects(ctx context.Context, found map[string]bool)
 func (c *scheduleCheck) checkRetention(ctx context.Context, e centry, key string, info archive.ObjectInfo) error {
 	if _, ok := c.r.(archive.LockInspector); !ok {
 		return nil
+	}
+	if bl := c.rep.BucketLock; bl != nil && !bl.Enabled {
+		return nil // one finding for the bucket, not one per object
 	}
 	if info.LockMode == "" || info.RetainUntil.IsZero() {
 		// Some servers leave the lock out of GET answers; HEAD has it.

@@ -58,6 +58,7 @@ type verifier struct {
 	daily    []*dailyRec
 	mu       sync.Mutex
 	reported map[string]bool // keys already named by a finding
+	retained []string        // schedules whose definition records a retention
 }
 
 type dailyRec struct {
@@ -90,6 +91,13 @@ func Verify(ctx context.Context, r archive.Reader, o Options) (*Report, error) {
 	}
 	v := &verifier{r: r, o: o, reported: map[string]bool{}, trusted: map[string]ed25519.PublicKey{},
 		rep: &Report{Location: o.Location, AsOf: o.AsOf.UTC(), Grace: o.Grace.String(), From: o.From, To: o.To, Schedules: []*ScheduleReport{}, Findings: []Finding{}}}
+	if li, ok := r.(archive.LockInspector); ok {
+		bl, err := li.BucketLock(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v.rep.BucketLock = &bl
+	}
 	if err := v.loadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -109,12 +117,10 @@ func Verify(ctx context.Context, r archive.Reader, o Options) (*Report, error) {
 			v.rep.Schedules = append(v.rep.Schedules, sr)
 		}
 	}
-	if li, ok := r.(archive.LockInspector); ok {
-		bl, err := li.BucketLock(ctx)
-		if err != nil {
-			return nil, err
+	if bl := v.rep.BucketLock; bl != nil {
+		if len(v.retained) > 0 && !bl.Enabled {
+			v.add(Finding{Code: BucketLockDisabled, Key: v.key(archive.KeysDir), Message: fmt.Sprintf("the bucket has no Object Lock (so nothing in it is locked), but the definitions of %s record a retention policy", strings.Join(v.retained, ", "))})
 		}
-		v.rep.BucketLock = &bl
 	}
 	switch {
 	case !v.signed:
