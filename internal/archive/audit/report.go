@@ -44,6 +44,7 @@ const (
 	RetentionDrift     = "retention-drift"
 	BucketLockDisabled = "bucket-lock-disabled"
 	Unreadable         = "unreadable-record"
+	ReasonMissing      = "reason-missing"
 )
 
 // Finding is one root cause: a break of the archive's guarantees, named

@@ -661,6 +661,10 @@ func (c *scheduleCheck) checkWindows() error {
 			continue
 		}
 		present[e.m.UnitID] = true
+		if (e.m.Kind == archive.KindSkipped || e.m.Kind == archive.KindLost) && strings.TrimSpace(e.m.Reason) == "" && overlaps(e.m, c.o.From, c.o.To) {
+			c.add(Finding{Code: ReasonMissing, Schedule: c.name, Key: e.rec.key, Windows: manifestWindows(e.m),
+				Message: fmt.Sprintf("recorded as %s without a reason", e.m.Kind)})
+		}
 		t := e.m.LogicalTime
 		if e.m.Window != nil {
 			t = e.m.Window.Start
