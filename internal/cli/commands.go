@@ -291,8 +291,12 @@ func serveCmd(g *globals) *cobra.Command {
 			a.SweepUploads(ctx)
 			if once {
 				fr, err := a.CatchUpUntilStopped(ctx)
-				if derr := a.WriteDailyDigests(ctx); derr != nil {
-					err = errors.Join(err, derr)
+				// Stopped early (SIGTERM): the next run writes the day's
+				// digest.
+				if ctx.Err() == nil {
+					if derr := a.WriteDailyDigests(ctx); derr != nil {
+						err = errors.Join(err, derr)
+					}
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "catch-up: %d exported, %d already archived, %d lost, %d skipped, %d failed\n",
 					fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)
