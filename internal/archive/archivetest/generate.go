@@ -18,8 +18,10 @@ type GenSchedule struct {
 	// Every is "day" or "hour" (UTC windows, no lag).
 	Every string
 	// Skip names the windows (by index, oldest first) recorded as skipped
-	// by the condition instead of exported.
-	Skip []int
+	// by the condition instead of exported; SkipWithoutReason records them
+	// with no reason (a writer bug a verifier must catch).
+	Skip              []int
+	SkipWithoutReason bool
 }
 
 // GenOptions shape a generated archive.
@@ -188,6 +190,9 @@ func genUnit(ctx context.Context, a *archive.Archive, l archive.Layout, s GenSch
 	}
 	if skip {
 		m.Kind, m.Reason = archive.KindSkipped, "condition if_data: the element has 0 rows"
+		if s.SkipWithoutReason {
+			m.Reason = ""
+		}
 	} else {
 		key, err := l.ObjectKey(u, 1)
 		if err != nil {

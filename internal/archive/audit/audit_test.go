@@ -524,6 +524,18 @@ func TestRetentionS3(t *testing.T) {
 	}
 }
 
+// TestSkippedWithoutReason: a window recorded as skipped must say why.
+func TestSkippedWithoutReason(t *testing.T) {
+	b := newFolder(t)
+	o := genOptions(nil)
+	o.Schedules[0].SkipWithoutReason = true
+	g, err := archivetest.Generate(t.Context(), b.store(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, verify(t, b.reader(t), g, nil), [2]string{audit.ReasonMissing, g.Manifests["logins"][1]})
+}
+
 // TestBucketWithoutLockS3: definitions record a retention policy but the
 // bucket has no Object Lock: one finding for the bucket, not one per
 // object.
