@@ -205,6 +205,12 @@ func (a *App) ServeOnce(ctx context.Context, report func(FireResult)) error {
 	}
 	a.SweepUploads(ctx)
 	fr, err := a.CatchUpUntilStopped(ctx)
+	// Stopped early (SIGTERM): the next run writes the day's digest.
+	if ctx.Err() == nil {
+		if derr := a.WriteDailyDigests(ctx); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
 	if report != nil {
 		report(fr)
 	}

@@ -7,9 +7,10 @@ import (
 	"go.uber.org/zap"
 
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"path/filepath"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/folderstore"
@@ -174,8 +175,9 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 	if ic := s.Destination.IntegrationConfig; ic != nil && ic.Type == config.IntegrationS3 && ic.S3.ObjectLock != nil {
 		retain = time.Duration(ic.S3.ObjectLock.Retain)
 	}
+	def := definitionSpec(s, src.Dialect(), c.full.SQL)
 	j := &export.Job{
-		Name: s.Name, Timezone: s.Location.String(), Layout: s.Layout(), Archive: ar, Source: src,
+		Name: s.Name, Timezone: s.Location.String(), Layout: s.Layout(), Archive: ar, Source: src, Definition: &def,
 		Gzip: s.Destination.Gzip, Retain: retain, Condition: string(s.Condition),
 		OnSchemaChange: string(s.OnSchemaChange), Version: a.opts.Version,
 		Logger: a.log, Signer: a.signer,

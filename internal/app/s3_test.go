@@ -255,6 +255,12 @@ func TestObjectLockThroughTheApp(t *testing.T) {
 					t.Errorf("%s: retention %s until %s, want COMPLIANCE until window end + 5y", key, ret.Retention.Mode, until)
 				}
 				checked++
+			case strings.Contains(key, "/_definitions/") || strings.Contains(key, "/_daily/"):
+				// Definition records and daily digests are locked like
+				// the manifests that name them.
+				if err != nil || ret.Retention == nil || string(ret.Retention.Mode) != "COMPLIANCE" {
+					t.Errorf("%s: record without retention: %v", key, err)
+				}
 			case err == nil && ret.Retention != nil && ret.Retention.RetainUntilDate != nil:
 				t.Errorf("%s (claim or head) is locked until %s", key, aws.ToTime(ret.Retention.RetainUntilDate))
 			}

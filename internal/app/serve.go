@@ -660,6 +660,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 				}
 			}
 		})
+		// The archive-wide daily digest (and the signing key's publication).
+		wg.Go(func() { d.dailyDigests(loops) })
 		err = d.sched.Run(ctx)
 	}
 	catchUp.Wait()

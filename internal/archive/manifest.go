@@ -29,14 +29,18 @@ type Manifest struct {
 	Timezone string `json:"timezone"`
 	Adhoc    bool   `json:"adhoc,omitempty"`
 	// Revision is 1 for the original; a superseding revision is 2, 3, ...
-	Revision   int      `json:"revision"`
-	Supersedes *Link    `json:"supersedes,omitempty"`
-	Reason     string   `json:"reason,omitempty"`
-	Run        RunInfo  `json:"run"`
-	Source     Source   `json:"source"`
-	Query      *Query   `json:"query,omitempty"`
-	Columns    []Column `json:"columns,omitempty"`
-	Objects    []Object `json:"objects"`
+	Revision   int     `json:"revision"`
+	Supersedes *Link   `json:"supersedes,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
+	Run        RunInfo `json:"run"`
+	Source     Source  `json:"source"`
+	// Definition names the schedule definition record the unit was
+	// produced under; absent in manifests written before definition
+	// records existed.
+	Definition *DefinitionRef `json:"definition,omitempty"`
+	Query      *Query         `json:"query,omitempty"`
+	Columns    []Column       `json:"columns,omitempty"`
+	Objects    []Object       `json:"objects"`
 	// Unload, for a warehouse-side unload, says what the warehouse wrote
 	// (its query ID and DETAILED_OUTPUT); absent for rows that streamed
 	// through exportd and in older manifests.

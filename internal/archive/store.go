@@ -39,6 +39,10 @@ type ObjectInfo struct {
 	Checksums map[string]string
 	// RetainUntil is the Object Lock retain-until date, if any.
 	RetainUntil time.Time
+	// LockMode is the Object Lock mode (COMPLIANCE, GOVERNANCE) and
+	// LegalHold whether a legal hold is on, on stores that lock objects.
+	LockMode  string
+	LegalHold bool
 }
 
 // PutOptions apply to data objects and manifests.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/archivequery"
+	"github.com/exportd/exportd/internal/archive/audit"
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/domain"
 )
@@ -29,23 +31,44 @@ func archiveCmd(g *globals) *cobra.Command {
 		Use:   "archive",
 		Short: "Read the archive as an auditor: verify it, list what it holds, fetch and query files",
 	}
-	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g))
+	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g), archiveLsCmd(), archiveHoldCmd(true), archiveHoldCmd(false), archiveBundleCmd())
 	return cmd
 }
 
 func archiveVerifyCmd(g *globals) *cobra.Command {
 	var asJSON bool
-	var publicKey string
+	var publicKeys []string
+	var from, to string
+	loc := &locationFlags{}
 	cmd := &cobra.Command{
-		Use:   "verify [schedule...]",
-		Short: "Check that each schedule's archive is complete and untouched (exit 1 if not)",
-		Long: `Check each schedule's archive (all schedules by default) with the read half of its store:
-the manifest chain from the head back to the first commit (each link is the sha256 of the exact
-bytes of the manifest before it), every object's size and sha256 read back, no manifest outside the
-chain, and no missing window between window.start (or the first archived window) and the last one.
-Exits 1 if any schedule has a problem or a missing window.`,
+		Use:   "verify [LOCATION] [schedule...]",
+		Short: "Check that the archive is complete up to now and untouched (exit 0 verified, 1 could not verify, 3 failed)",
+		Long: `With a LOCATION (s3://bucket/prefix/, file:///path or a folder: the archive, a cp -r copy of it,
+or an evidence bundle), no daemon config is needed: the archive's own records say what it must hold.
+Checked: the definition records; each schedule's manifest chain (a deleted or changed manifest is
+named once, and the walk goes on past it); every object's size and sha256, read back in parallel;
+the per-commit and daily digests and their signatures, against the keys given with --public-key or
+--keyring (without them, against the archive's own _keys/, which the report says loudly); every
+window from the schedule's start to --as-of (default now) minus its lag and --grace, present or
+recorded as skipped or lost; a daily digest for every day; on S3 the Object Lock mode and
+retain-until of every object and manifest against the policy recorded, and the bucket's lock
+configuration. Exit 0 verified, 1 could not verify (I/O, arguments), 3 verification failed.
+
+Without a LOCATION, the schedules of the daemon config (--config) are checked as before: the chain,
+every object, and no missing window between window.start and the last archived one (exit 1).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if len(args) > 0 && audit.IsLocation(args[0]) {
+				loc.asJSON, loc.publicKeys = asJSON, publicKeys
+				return verifyLocation(cmd, args, loc, from, to)
+			}
+			if from != "" || to != "" || loc.asOf != "" || loc.keyring != "" || len(publicKeys) > 1 {
+				return exitWith(ExitUsage, errors.New("--from, --to, --as-of, --keyring and several --public-key need an archive LOCATION as first argument"))
+			}
+			publicKey := ""
+			if len(publicKeys) == 1 {
+				publicKey = publicKeys[0]
+			}
 			var opts archive.VerifyOptions
 			if publicKey != "" {
 				data, err := os.ReadFile(publicKey)
@@ -106,7 +129,10 @@ Exits 1 if any schedule has a problem or a missing window.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
-	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM Ed25519 public key: every manifest must be covered by a digest it verifies")
+	cmd.Flags().StringArrayVar(&publicKeys, "public-key", nil, "trusted PEM Ed25519 public key (repeatable): every digest must verify with one of them")
+	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date; with LOCATION)")
+	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant (with LOCATION)")
+	loc.register(cmd)
 	return cmd
 }
 
@@ -338,8 +364,9 @@ func pickUnits(chain []archive.ChainEntry, schedule string, ids []string, from, 
 
 func archiveQueryCmd(g *globals) *cobra.Command {
 	var from, to, elementFile string
+	sq := &sqlFlags{}
 	cmd := &cobra.Command{
-		Use:   "query <schedule> [unit-id...]",
+		Use:   "query <schedule> [unit-id...] | query LOCATION --sql QUERY [schedule...]",
 		Short: "Run a workbook element over archived files (sha256 checked) and print the result as CSV",
 		Long: `Fetch the newest revision of the picked units (by id, or by window with --from/--to; all by
 default), checking each object's sha256 against its manifest, load them into an embedded DuckDB as the
@@ -348,6 +375,12 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if audit.IsLocation(args[0]) {
+				return querySQL(cmd, args, sq, from, to)
+			}
+			if sq.sql != "" {
+				return exitWith(ExitUsage, errors.New("--sql needs an archive LOCATION as first argument (s3://bucket/prefix/ or a folder)"))
+			}
 			fromT, toT, err := parseRange(from, to)
 			if err != nil {
 				return err
@@ -385,6 +418,7 @@ the workbook element in --element (the same YAML as a schedule's element, withou
 	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date)")
 	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
 	cmd.Flags().StringVar(&elementFile, "element", "", "YAML file with a workbook element (filters, group_by, columns, order_by, limit)")
+	sq.register(cmd)
 	return cmd
 }
 

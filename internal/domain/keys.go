@@ -190,3 +190,20 @@ func ValidateListPrefix(p string) error {
 	}
 	return nil
 }
+
+// DefinitionsDir holds the schedule definition records:
+// _definitions/<schedule>/v<version>.json, create-only.
+const DefinitionsDir = "_definitions"
+
+// DefinitionKey is the key of version v of the schedule's definition
+// record (zero-padded, so that keys sort by version).
+func (l Layout) DefinitionKey(v int) string {
+	return l.join(DefinitionsDir, l.Schedule, fmt.Sprintf("v%06d.json", v))
+}
+
+// DefinitionsPrefix is where the definition records of the schedule are.
+func (l Layout) DefinitionsPrefix() string { return l.join(DefinitionsDir, l.Schedule) + "/" }
+
+// Join is the key of parts under the layout's prefix, for the archive-wide
+// records that belong to no schedule (daily digests, keys, holds).
+func (l Layout) Join(parts ...string) string { return l.join(parts...) }

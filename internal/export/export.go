@@ -68,6 +68,10 @@ type Job struct {
 	// Unload, when set, has the warehouse write each unit's file(s) to the
 	// bucket itself (see unload.go) instead of streaming rows.
 	Unload *Unload
+	// Definition, when set, is the schedule's definition: its record is
+	// written in the archive when it first appears or changes, and every
+	// manifest names the version it was produced under.
+	Definition *archive.DefinitionSpec
 }
 
 // Result says what a run did.
@@ -243,6 +247,13 @@ func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersed
 
 func (j *Job) commit(ctx context.Context, claim *archive.Claim, m *archive.Manifest, u domain.Unit, committed *bool, res Result, log *zap.Logger) (Result, error) {
 	m.Run.FinishedAt = time.Now().UTC()
+	if j.Definition != nil && m.Definition == nil {
+		ref, err := j.Archive.EnsureDefinition(ctx, j.Layout, *j.Definition, j.putOptions(u, "application/json", ""))
+		if err != nil {
+			return res, fmt.Errorf("export %q: %w", j.Name, err)
+		}
+		m.Definition = &ref
+	}
 	key, sum, err := j.Archive.Commit(ctx, claim, m, j.putOptions(u, "application/json", ""))
 	if err != nil {
 		return res, fmt.Errorf("export %q: commit: %w", j.Name, err)

@@ -52,6 +52,7 @@ func (s *Store) Stat(ctx context.Context, key string) (archive.ObjectInfo, error
 		Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified).UTC(),
 		Checksums:   checksums(out.ChecksumCRC64NVME, out.ChecksumCRC32C, out.ChecksumCRC32, out.ChecksumSHA256, out.ChecksumSHA1),
 		RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate).UTC(),
+		LockMode:    string(out.ObjectLockMode), LegalHold: out.ObjectLockLegalHoldStatus == s3types.ObjectLockLegalHoldStatusOn,
 	}, nil
 }
 
@@ -71,6 +72,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, archive.Obj
 		Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified).UTC(),
 		Checksums:   checksums(out.ChecksumCRC64NVME, out.ChecksumCRC32C, out.ChecksumCRC32, out.ChecksumSHA256, out.ChecksumSHA1),
 		RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate).UTC(),
+		LockMode:    string(out.ObjectLockMode), LegalHold: out.ObjectLockLegalHoldStatus == s3types.ObjectLockLegalHoldStatusOn,
 	}, nil
 }
 

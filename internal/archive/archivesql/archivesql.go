@@ -1,0 +1,263 @@
+// Package archivesql answers an auditor's SQL over archived files: the
+// newest revision of every unit of the schedules asked for is fetched (each
+// object's size and sha256 checked against its manifest on the way), loaded
+// into an embedded DuckDB database as one table per schedule, and the
+// database is then reopened read only, with external access off and its
+// configuration locked, before the query runs: the query can read those
+// tables and nothing else, and change nothing.
+package archivesql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
+
+	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/domain"
+)
+
+// Table is one schedule's archived units to load.
+type Table struct {
+	// Name is the table's name: the schedule's name (query it quoted,
+	// "daily-logins", or with underscores, daily_logins).
+	Name    string
+	Entries []archive.ChainEntry
+}
+
+// Format of the result.
+const (
+	CSV         = "csv"
+	JSON        = "json"
+	FormatTable = "table"
+)
+
+// Result sums up a query.
+type Result struct {
+	Rows    int64
+	Objects int
+}
+
+// Query loads tables from r and writes the result of query to w in format.
+func Query(ctx context.Context, r archive.Reader, tables []Table, query, format string, w io.Writer) (Result, error) {
+	var res Result
+	dir, err := os.MkdirTemp("", "exportd-archivesql-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	dbFile := filepath.Join(dir, "archive.duckdb")
+	if err := load(ctx, r, tables, dir, dbFile, &res); err != nil {
+		return res, err
+	}
+	db, err := sql.Open("duckdb", dbFile+"?access_mode=READ_ONLY")
+	if err != nil {
+		return res, fmt.Errorf("open the loaded archive: %w", err)
+	}
+	defer db.Close()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	for _, s := range []string{"SET enable_external_access = false", "SET lock_configuration = true"} {
+		if _, err := c.ExecContext(ctx, s); err != nil {
+			return res, fmt.Errorf("lock the database down: %w", err)
+		}
+	}
+	rows, err := c.QueryContext(ctx, query)
+	if err != nil {
+		return res, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	n, err := write(rows, format, w)
+	res.Rows = n
+	if err != nil {
+		return res, err
+	}
+	return res, rows.Err()
+}
+
+func load(ctx context.Context, r archive.Reader, tables []Table, dir, dbFile string, res *Result) error {
+	db, err := sql.Open("duckdb", dbFile)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for ti, t := range tables {
+		var files []string
+		for _, e := range t.Entries {
+			for _, o := range e.Manifest.Objects {
+				f := filepath.Join(dir, fmt.Sprintf("%03d-%06d-%s", ti, len(files), path.Base(o.Key)))
+				if err := archive.FetchFile(ctx, r, o, f); err != nil {
+					return err
+				}
+				files = append(files, f)
+				res.Objects++
+			}
+		}
+		if len(files) == 0 {
+			continue
+		}
+		quoted := make([]string, len(files))
+		for i, f := range files {
+			quoted[i] = "'" + strings.ReplaceAll(f, "'", "''") + "'"
+		}
+		for _, name := range names(t.Name) {
+			q := fmt.Sprintf(`CREATE TABLE "%s" AS SELECT * FROM read_csv([%s], header = true, union_by_name = true, timestampformat = '%%Y-%%m-%%dT%%H:%%M:%%S%%z')`,
+				strings.ReplaceAll(name, `"`, `""`), strings.Join(quoted, ", "))
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("load %s: %w", t.Name, err)
+			}
+		}
+		for _, f := range files {
+			os.Remove(f)
+		}
+	}
+	_, err = c.ExecContext(ctx, "CHECKPOINT")
+	return err
+}
+
+// names are the table names of a schedule: its own, and with underscores
+// for hyphens (a bare identifier) when that differs.
+func names(schedule string) []string {
+	u := strings.ReplaceAll(schedule, "-", "_")
+	if u == schedule {
+		return []string{schedule}
+	}
+	return []string{schedule, u}
+}
+
+func write(rows *sql.Rows, format string, w io.Writer) (int64, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var n int64
+	text := func(v any) string {
+		switch x := v.(type) {
+		case nil:
+			return ""
+		case time.Time:
+			return x.UTC().Format(time.RFC3339Nano)
+		case []byte:
+			return string(x)
+		default:
+			return fmt.Sprint(x)
+		}
+	}
+	switch format {
+	case CSV, "":
+		cw := csv.NewWriter(w)
+		if err := cw.Write(cols); err != nil {
+			return 0, err
+		}
+		rec := make([]string, len(cols))
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return n, err
+			}
+			for i, v := range vals {
+				rec[i] = text(v)
+			}
+			if err := cw.Write(rec); err != nil {
+				return n, err
+			}
+			n++
+		}
+		cw.Flush()
+		return n, cw.Error()
+	case JSON:
+		enc := json.NewEncoder(w)
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return n, err
+			}
+			obj := make(map[string]any, len(cols))
+			for i, v := range vals {
+				if t, ok := v.(time.Time); ok {
+					v = t.UTC().Format(time.RFC3339Nano)
+				}
+				obj[cols[i]] = v
+			}
+			if err := enc.Encode(obj); err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
+	case FormatTable:
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		rec := make([]string, len(cols))
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return n, err
+			}
+			for i, v := range vals {
+				rec[i] = text(v)
+			}
+			fmt.Fprintln(tw, strings.Join(rec, "\t"))
+			n++
+		}
+		return n, tw.Flush()
+	}
+	return 0, errors.New("format: csv, json or table")
+}
+
+// Tables reads the chains of the schedules named (one table each) under
+// prefix and picks the newest revision of every unit whose window overlaps
+// [from, to). A broken chain is an error: run verify.
+func Tables(ctx context.Context, r archive.Reader, prefix string, schedules []string, from, to time.Time) ([]Table, error) {
+	var out []Table
+	for _, name := range schedules {
+		if !domain.NameRE.MatchString(name) {
+			return nil, fmt.Errorf("%q is not a schedule name", name)
+		}
+		rep := &archive.Report{Schedule: name}
+		chain, err := archive.Chain(ctx, r, domain.Layout{Prefix: prefix, Schedule: name}, rep)
+		if err != nil {
+			return nil, err
+		}
+		if len(rep.Problems) > 0 {
+			return nil, fmt.Errorf("the chain of %s is broken (run exportd archive verify): %s", name, rep.Problems[0])
+		}
+		if len(chain) == 0 {
+			return nil, fmt.Errorf("%s: nothing archived under %q", name, prefix)
+		}
+		t := Table{Name: name}
+		for _, e := range archive.Latest(chain) {
+			m := e.Manifest
+			if m.Adhoc {
+				continue
+			}
+			if w := m.Window; w != nil && (!from.IsZero() && !w.End.After(from) || !to.IsZero() && !w.Start.Before(to)) {
+				continue
+			}
+			t.Entries = append(t.Entries, e)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
