@@ -29,7 +29,10 @@ const goldenDemoEnd = "2026-11-01T00:00:00Z"
 // archive whose data objects are byte-identical and whose manifests are
 // identical but for their run block (times, instance, version) to the ones
 // recorded in testdata/demo-archive.golden. Claims and heads hold lease
-// times and owners and are left out.
+// times and owners and are left out, and so are the daily digests, which
+// list the heads (each a manifest's sha256, run block included). The
+// definition records are kept without their created_at (the wall clock when written), and a manifest's
+// definition.sha256, which hashes that time, is left out like prev.sha256.
 //
 // One export runs at a time (runs.max_concurrent: 1) so that the commit
 // order, and with it each manifest's sequence and prev link, is the same on
@@ -105,7 +108,7 @@ func digestArchive(t *testing.T, root string) string {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if base := d.Name(); strings.HasPrefix(base, "_claims") || strings.HasPrefix(base, "_head") {
+			if base := d.Name(); strings.HasPrefix(base, "_claims") || strings.HasPrefix(base, "_head") || base == "_daily" {
 				return filepath.SkipDir
 			}
 			return nil
@@ -113,6 +116,12 @@ func digestArchive(t *testing.T, root string) string {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
+		}
+		if strings.Contains(rel, "/_definitions/") {
+			b, err = dropFields(b, "created_at")
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
 		}
 		if strings.HasSuffix(p, ".manifest.json") {
 			b, err = normaliseManifest(b)
@@ -136,7 +145,8 @@ func digestArchive(t *testing.T, root string) string {
 	return all + hex.EncodeToString(total[:]) + "  total\n"
 }
 
-// normaliseManifest drops the run block and prev.sha256 and re-encodes
+// normaliseManifest drops the run block, prev.sha256 and definition.sha256
+// and re-encodes
 // the rest with sorted keys.
 func normaliseManifest(b []byte) ([]byte, error) {
 	var m map[string]any
@@ -147,8 +157,26 @@ func normaliseManifest(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("no run block")
 	}
 	delete(m, "run")
-	if prev, ok := m["prev"].(map[string]any); ok {
-		delete(prev, "sha256")
+	for _, link := range []string{"prev", "definition"} {
+		if l, ok := m[link].(map[string]any); ok {
+			delete(l, "sha256")
+		}
+	}
+	return json.Marshal(m)
+}
+
+// dropFields removes top-level fields of a JSON object and re-encodes the
+// rest with sorted keys.
+func dropFields(b []byte, fields ...string) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if _, ok := m[f]; !ok {
+			return nil, fmt.Errorf("no %s field", f)
+		}
+		delete(m, f)
 	}
 	return json.Marshal(m)
 }
