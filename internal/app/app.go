@@ -163,6 +163,9 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 // Config returns the loaded configuration.
 func (a *App) Config() *config.Config { return a.cfg }
 
+// Now is the wall clock of Options.Now.
+func (a *App) Now() time.Time { return a.opts.Now() }
+
 // Close releases sources.
 func (a *App) Close() error {
 	a.mu.Lock()

@@ -7,9 +7,10 @@ import (
 	"go.uber.org/zap"
 
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"path/filepath"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/folderstore"
@@ -207,13 +208,7 @@ func (a *App) stateDir() string {
 	return a.loading.Load().StateDir
 }
 
-func (a *App) scheduleNames() []string {
-	var out []string
-	for _, s := range a.cfg.Schedules {
-		out = append(out, s.Name)
-	}
-	return out
-}
+func (a *App) scheduleNames() []string { return a.cfg.ScheduleNames() }
 
 // SweepUploads aborts the multipart uploads that dead runs left under the
 // destinations of the enabled schedules on S3 (an abort cannot reach a

@@ -79,6 +79,15 @@ func (c *Config) Schedule(name string) *Schedule {
 	return nil
 }
 
+// ScheduleNames returns the names of the schedules, in their order.
+func (c *Config) ScheduleNames() []string {
+	out := make([]string, 0, len(c.Schedules))
+	for _, s := range c.Schedules {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
 // Pos returns the line and column (1-based) of a YAML path in the daemon
 // config, e.g. "sources.demo.retention"; a path that is not in the file
 // gives the position of its nearest ancestor that is.
