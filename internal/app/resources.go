@@ -173,10 +173,10 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 		OnSchemaChange: string(s.OnSchemaChange), Version: a.opts.Version,
 		Logger: a.log, Signer: a.signer,
 		Query: func(u domain.Unit) (export.Query, error) {
-			cq := c.full
+			cq := c.Full
 			if u.Window.IsZero() {
 				var err error
-				if cq, err = c.snap(); err != nil {
+				if cq, err = c.Snap(); err != nil {
 					return export.Query{}, err
 				}
 			}

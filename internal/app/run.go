@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/compile"
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/daemon"
 	"github.com/exportd/exportd/internal/domain"
@@ -62,23 +63,23 @@ func (a *App) Explain(ctx context.Context, name, dialect string) (*workbook.Comp
 	if s == nil {
 		return nil, fmt.Errorf("unknown schedule %q; schedules: %v", name, a.scheduleNames())
 	}
-	if dialect == "" || dialect == dialectOf(s.SourceConfig) {
+	if dialect == "" || dialect == compile.Dialect(s.SourceConfig) {
 		a.mu.Lock()
 		c := a.compiled[name]
 		a.mu.Unlock()
 		if c == nil {
 			return nil, fmt.Errorf("schedule %q: element not compiled", name)
 		}
-		return c.full, nil
+		return c.Full, nil
 	}
 	if dialect != string(workbook.DuckDB) && dialect != string(workbook.Snowflake) {
 		return nil, fmt.Errorf("unknown dialect %q: use duckdb or snowflake", dialect)
 	}
-	schema, _, err := a.schema(ctx, s)
+	schema, _, err := a.compiler.Schema(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return workbook.Compile(&s.Element, schema, compileOptions(s, dialect))
+	return workbook.Compile(&s.Element, schema, compile.WorkbookOptions(s, dialect))
 }
 
 // ArchiveOf returns the read half of a schedule's archive (what the
