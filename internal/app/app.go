@@ -47,6 +47,8 @@ type Options struct {
 	// (config.DecodedCache). serve sets it; checks are the same with or
 	// without it.
 	ConfigCache bool
+	// Daemon tunes the daemon Run starts; the zero value is serve's.
+	Daemon DaemonOptions
 }
 
 func (o *Options) validate() error {

@@ -18,15 +18,8 @@ type (
 	ScheduleStatus = daemon.ScheduleStatus
 )
 
-// Errors the daemon returns (the HTTP API's).
-var (
-	ErrRunning         = daemon.ErrRunning
-	ErrUnknownSchedule = daemon.ErrUnknownSchedule
-)
-
-// DefaultPauseSyncInterval is how often a daemon checks whether the
-// schedules it holds paused were resumed by another daemon.
-const DefaultPauseSyncInterval = daemon.DefaultPauseSyncInterval
+// ErrUnknownSchedule is the daemon's answer for a schedule it does not run.
+var ErrUnknownSchedule = daemon.ErrUnknownSchedule
 
 // NewDaemon builds a daemon over a loaded App; its reloads load the App's
 // Options anew.
@@ -43,16 +36,17 @@ func NewDaemon(a *App, o DaemonOptions) (*Daemon, error) {
 	})
 }
 
-// Serve is `exportd serve`: it opens every destination store (a bad bucket
+// Run is `exportd serve`: it opens every destination store (a bad bucket
 // or credentials stop it here), aborts the multipart uploads dead runs
-// left, then runs the daemon until ctx is done and every goroutine it
-// started has ended (daemon.Daemon.Run).
-func (a *App) Serve(ctx context.Context, o DaemonOptions) error {
+// left, then runs the daemon (Options.Daemon) until ctx is done and every
+// goroutine it started — scheduler, catch-up, HTTP API, reloads on SIGHUP
+// and file change, pause sync — has ended (daemon.Daemon.Run).
+func (a *App) Run(ctx context.Context) error {
 	if err := a.OpenStores(ctx); err != nil {
 		return err
 	}
 	a.SweepUploads(ctx)
-	d, err := NewDaemon(a, o)
+	d, err := NewDaemon(a, a.opts.Daemon)
 	if err != nil {
 		return err
 	}
