@@ -16,28 +16,13 @@ type FireResult = export.FireResult
 // FireHooks are told what a fire did, for the daemon's history and metrics.
 type FireHooks = export.Hooks
 
-// backoff is the schedule's retries.
-func backoff(s *config.Schedule) schedule.Backoff {
-	b := schedule.Backoff{Initial: time.Duration(s.Retries.Initial), Max: time.Duration(s.Retries.Max), Attempts: s.Retries.Attempts}
-	if b.Attempts < 1 {
-		b.Attempts = 1
-	}
-	if b.Initial <= 0 {
-		b.Initial = 30 * time.Second
-	}
-	if b.Max < b.Initial {
-		b.Max = b.Initial
-	}
-	return b
-}
-
 // FireFor is the fire of schedule s with job j: its plan and retries,
 // sharing the App's export slots.
 func (a *App) FireFor(j *export.Job, s *config.Schedule) *export.Fire {
 	return &export.Fire{
 		Job: j, Cron: s.Fires, Windows: a.WindowSpec(s), CatchUp: schedule.CatchUp(s.CatchUp),
 		Retention: time.Duration(s.SourceConfig.Retention), Recheck: time.Duration(s.Recheck),
-		Retries: backoff(s), MaxConcurrent: a.cfg.Runs.MaxConcurrent,
+		Retries: s.Retries.Backoff(), MaxConcurrent: a.cfg.Runs.MaxConcurrent,
 		Slot: a.exportSlot, Now: a.opts.Now, Logger: a.log,
 	}
 }
@@ -59,10 +44,10 @@ func (a *App) CatchUp(ctx context.Context, hooks *FireHooks) (FireResult, error)
 // up once (daemon.CatchUpUntilStopped); report, when set, is given the
 // counts once the catch-up has run.
 func (a *App) ServeOnce(ctx context.Context, report func(FireResult)) error {
-	if err := a.OpenStores(ctx); err != nil {
+	if err := daemon.OpenStores(ctx, a); err != nil {
 		return err
 	}
-	a.SweepUploads(ctx)
+	daemon.SweepUploads(ctx, a, a.log)
 	fr, err := daemon.CatchUpUntilStopped(ctx, a, a.log)
 	if report != nil {
 		report(fr)

@@ -72,14 +72,7 @@ func (a *App) Explain(ctx context.Context, name, dialect string) (*workbook.Comp
 		}
 		return c.Full, nil
 	}
-	if dialect != string(workbook.DuckDB) && dialect != string(workbook.Snowflake) {
-		return nil, fmt.Errorf("unknown dialect %q: use duckdb or snowflake", dialect)
-	}
-	schema, _, err := a.compiler.Schema(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	return workbook.Compile(&s.Element, schema, compile.WorkbookOptions(s, dialect))
+	return a.compiler.ForDialect(ctx, s, dialect)
 }
 
 // ArchiveOf returns the read half of a schedule's archive (what the

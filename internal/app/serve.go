@@ -42,10 +42,10 @@ func NewDaemon(a *App, o DaemonOptions) (*Daemon, error) {
 // goroutine it started — scheduler, catch-up, HTTP API, reloads on SIGHUP
 // and file change, pause sync — has ended (daemon.Daemon.Run).
 func (a *App) Run(ctx context.Context) error {
-	if err := a.OpenStores(ctx); err != nil {
+	if err := daemon.OpenStores(ctx, a); err != nil {
 		return err
 	}
-	a.SweepUploads(ctx)
+	daemon.SweepUploads(ctx, a, a.log)
 	d, err := NewDaemon(a, a.opts.Daemon)
 	if err != nil {
 		return err

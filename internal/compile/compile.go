@@ -16,7 +16,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
+	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/workbook"
 )
@@ -64,6 +67,47 @@ type Compiled struct {
 	// used, and compiling it for every schedule at load cost 10,000
 	// schedules a fifth of their start-up.
 	Snap func() (*workbook.Compiled, error)
+}
+
+// Bind picks the compiled query of unit u (Snap for a snapshot of a
+// windowed schedule) and binds its parameters to u's times.
+func (c *Compiled) Bind(u domain.Unit) (*workbook.Compiled, []any, error) {
+	cq := c.Full
+	if u.Window.IsZero() {
+		var err error
+		if cq, err = c.Snap(); err != nil {
+			return nil, nil, err
+		}
+	}
+	args, err := cq.Bind(workbook.Values{Now: u.Logical, WindowStart: u.Window.Start, WindowEnd: u.Window.End})
+	return cq, args, err
+}
+
+// Query is the query of unit u, with its parameters as the manifest
+// records them (export.Job.Query).
+func (c *Compiled) Query(u domain.Unit) (export.Query, error) {
+	cq, args, err := c.Bind(u)
+	if err != nil {
+		return export.Query{}, err
+	}
+	q := export.Query{SQL: cq.SQL, Args: args, Params: []archive.Param{}}
+	for i, p := range cq.Params {
+		q.Params = append(q.Params, archive.Param{Name: p.Name, Type: p.Type, Value: fmt.Sprint(args[i])})
+	}
+	return q, nil
+}
+
+// ForDialect compiles a schedule's element for another dialect than its
+// source's (exportd explain --dialect).
+func (cr *Compiler) ForDialect(ctx context.Context, s *config.Schedule, dialect string) (*workbook.Compiled, error) {
+	if dialect != string(workbook.DuckDB) && dialect != string(workbook.Snowflake) {
+		return nil, fmt.Errorf("unknown dialect %q: use duckdb or snowflake", dialect)
+	}
+	schema, _, err := cr.Schema(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return workbook.Compile(&s.Element, schema, WorkbookOptions(s, dialect))
 }
 
 // Element compiles a schedule's element against its source's schema; the

@@ -346,6 +346,22 @@ type Retries struct {
 	Max      Duration `yaml:"max" json:"max"`
 }
 
+// Backoff is the retry policy resolved for the scheduler: at least one
+// attempt, 30s when Initial is not set, Max no less than Initial.
+func (r Retries) Backoff() schedule.Backoff {
+	b := schedule.Backoff{Initial: time.Duration(r.Initial), Max: time.Duration(r.Max), Attempts: r.Attempts}
+	if b.Attempts < 1 {
+		b.Attempts = 1
+	}
+	if b.Initial <= 0 {
+		b.Initial = 30 * time.Second
+	}
+	if b.Max < b.Initial {
+		b.Max = b.Initial
+	}
+	return b
+}
+
 // Defaults are what a schedule inherits for each field it does not set.
 type Defaults struct {
 	// Timezone: IANA name; default UTC.
