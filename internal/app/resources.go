@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
-
-	"go.uber.org/zap"
 
 	"fmt"
 	"path/filepath"
@@ -15,13 +12,13 @@ import (
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/folderstore"
 	"github.com/exportd/exportd/internal/archive/s3store"
+	"github.com/exportd/exportd/internal/compile"
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/source/duckdb"
 	"github.com/exportd/exportd/internal/source/snowflake"
-	"github.com/exportd/exportd/internal/workbook"
 )
 
 // Source opens (once) and returns the named source.
@@ -175,33 +172,16 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 	if ic := s.Destination.IntegrationConfig; ic != nil && ic.Type == config.IntegrationS3 && ic.S3.ObjectLock != nil {
 		retain = time.Duration(ic.S3.ObjectLock.Retain)
 	}
-	def := definitionSpec(s, src.Dialect(), c.full.SQL)
+	def := compile.Definition(s, src.Dialect(), c.Full.SQL)
 	j := &export.Job{
 		Name: s.Name, Timezone: s.Location.String(), Layout: s.Layout(), Archive: ar, Source: src, Definition: &def,
 		Gzip: s.Destination.Gzip, Retain: retain, Condition: string(s.Condition),
 		OnSchemaChange: string(s.OnSchemaChange), Version: a.opts.Version,
 		Logger: a.log, Signer: a.signer,
-		Query: func(u domain.Unit) (export.Query, error) {
-			cq := c.full
-			if u.Window.IsZero() {
-				var err error
-				if cq, err = c.snap(); err != nil {
-					return export.Query{}, err
-				}
-			}
-			args, err := cq.Bind(workbook.Values{Now: u.Logical, WindowStart: u.Window.Start, WindowEnd: u.Window.End})
-			if err != nil {
-				return export.Query{}, err
-			}
-			q := export.Query{SQL: cq.SQL, Args: args, Params: []archive.Param{}}
-			for i, p := range cq.Params {
-				q.Params = append(q.Params, archive.Param{Name: p.Name, Type: p.Type, Value: fmt.Sprint(args[i])})
-			}
-			return q, nil
-		},
+		Query: c.Query,
 	}
 	if s.Unload == config.UnloadWarehouse {
-		if j.Unload, err = warehouseUnload(s, src, c); err != nil {
+		if j.Unload, err = compile.WarehouseUnload(s, src, c); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -229,67 +209,4 @@ func (a *App) stateDir() string {
 	return a.loading.Load().StateDir
 }
 
-func (a *App) scheduleNames() []string {
-	var out []string
-	for _, s := range a.cfg.Schedules {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
-// SweepUploads aborts the multipart uploads that dead runs left under the
-// destinations of the enabled schedules on S3 (an abort cannot reach a
-// server that was down when the run died). Uploads younger than twice the
-// lease may belong to a live run of another replica and are left alone.
-func (a *App) SweepUploads(ctx context.Context) {
-	seen := map[string]bool{}
-	for _, s := range a.cfg.Schedules {
-		ic := s.Destination.IntegrationConfig
-		if !s.Enabled || ic == nil || ic.Type != config.IntegrationS3 {
-			continue
-		}
-		prefix := s.Destination.Prefix
-		if prefix != "" {
-			prefix += "/"
-		}
-		id := ic.Name + "\x00" + s.Destination.Bucket + "\x00" + prefix
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		st, _, err := a.Store(ctx, ic.Name, s.Destination.Bucket)
-		if err != nil {
-			a.log.Error("sweep stale uploads", zap.String("integration", ic.Name), zap.Error(err))
-			continue
-		}
-		s3s, ok := st.(*s3store.Store)
-		if !ok {
-			continue
-		}
-		n, err := s3s.SweepStaleUploads(ctx, prefix, 2*time.Duration(a.cfg.Runs.Lease))
-		if err != nil {
-			a.log.Warn("sweep stale uploads", zap.String("bucket", s.Destination.Bucket), zap.String("prefix", prefix), zap.Error(err))
-		} else if n > 0 {
-			a.log.Info("aborted stale multipart uploads", zap.String("bucket", s.Destination.Bucket), zap.String("prefix", prefix), zap.Int("uploads", n))
-		}
-	}
-}
-
-// OpenStores opens the store of every enabled schedule's destination, so
-// that a missing bucket, rejected credentials or a bucket without the
-// configured Object Lock stop the daemon at start-up with one clear error.
-func (a *App) OpenStores(ctx context.Context) error {
-	var errs []error
-	seen := map[string]bool{}
-	for _, s := range a.cfg.Schedules {
-		id := s.Destination.Integration + "\x00" + s.Destination.Bucket
-		if !s.Enabled || seen[id] {
-			continue
-		}
-		seen[id] = true
-		if _, _, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket); err != nil {
-			errs = append(errs, fmt.Errorf("schedule %q: destination: %w", s.Name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
+func (a *App) scheduleNames() []string { return a.cfg.ScheduleNames() }

@@ -286,7 +286,7 @@ func serveCmd(g *globals) *cobra.Command {
 						fr.Exported, fr.AlreadyArchived, fr.Lost, fr.Skipped, fr.Failed)
 				})
 			}
-			return a.Serve(ctx, app.DaemonOptions{})
+			return a.Run(ctx)
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "catch up every schedule, then exit (0, or 1 if any window failed)")

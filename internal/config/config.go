@@ -79,6 +79,15 @@ func (c *Config) Schedule(name string) *Schedule {
 	return nil
 }
 
+// ScheduleNames returns the names of the schedules, in their order.
+func (c *Config) ScheduleNames() []string {
+	out := make([]string, 0, len(c.Schedules))
+	for _, s := range c.Schedules {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
 // Pos returns the line and column (1-based) of a YAML path in the daemon
 // config, e.g. "sources.demo.retention"; a path that is not in the file
 // gives the position of its nearest ancestor that is.
@@ -367,6 +376,22 @@ type Retries struct {
 	Attempts int      `yaml:"attempts" json:"attempts"`
 	Initial  Duration `yaml:"initial" json:"initial"`
 	Max      Duration `yaml:"max" json:"max"`
+}
+
+// Backoff is the retry policy resolved for the scheduler: at least one
+// attempt, 30s when Initial is not set, Max no less than Initial.
+func (r Retries) Backoff() schedule.Backoff {
+	b := schedule.Backoff{Initial: time.Duration(r.Initial), Max: time.Duration(r.Max), Attempts: r.Attempts}
+	if b.Attempts < 1 {
+		b.Attempts = 1
+	}
+	if b.Initial <= 0 {
+		b.Initial = 30 * time.Second
+	}
+	if b.Max < b.Initial {
+		b.Max = b.Initial
+	}
+	return b
 }
 
 // Defaults are what a schedule inherits for each field it does not set.

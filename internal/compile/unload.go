@@ -1,4 +1,4 @@
-package app
+package compile
 
 import (
 	"context"
@@ -21,8 +21,8 @@ type warehouseUnloader interface {
 	Unloader() *snowflake.Unloader
 }
 
-// warehouseUnload is the export.Unload of a schedule with unload: warehouse.
-func warehouseUnload(s *config.Schedule, src source.Source, c *compiled) (*export.Unload, error) {
+// WarehouseUnload is the export.Unload of a schedule with unload: warehouse.
+func WarehouseUnload(s *config.Schedule, src source.Source, c *Compiled) (*export.Unload, error) {
 	wu, ok := src.(warehouseUnloader)
 	if !ok {
 		return nil, fmt.Errorf("schedule %q: unload: warehouse: source %q cannot unload (only snowflake sources can)", s.Name, s.Source)
@@ -41,14 +41,7 @@ func warehouseUnload(s *config.Schedule, src source.Source, c *compiled) (*expor
 			return r.QueryID, files, err
 		}),
 		Statement: func(u domain.Unit, location string, parts bool) (string, error) {
-			cq := c.full
-			if u.Window.IsZero() {
-				var err error
-				if cq, err = c.snap(); err != nil {
-					return "", err
-				}
-			}
-			args, err := cq.Bind(workbook.Values{Now: u.Logical, WindowStart: u.Window.Start, WindowEnd: u.Window.End})
+			cq, args, err := c.Bind(u)
 			if err != nil {
 				return "", err
 			}
@@ -65,7 +58,7 @@ func warehouseUnload(s *config.Schedule, src source.Source, c *compiled) (*expor
 // destination's _claims/) lies inside the storage integration's
 // STORAGE_ALLOWED_LOCATIONS (DESC INTEGRATION); config already holds the
 // destination inside the exportd integration's allowed_locations.
-func (a *App) checkUnload(ctx context.Context, s *config.Schedule, full *workbook.Compiled) []config.ElementError {
+func (c *Compiler) checkUnload(ctx context.Context, s *config.Schedule, full *workbook.Compiled) []config.ElementError {
 	if s.Unload != config.UnloadWarehouse || s.Destination.IntegrationConfig == nil {
 		return nil
 	}
@@ -79,10 +72,10 @@ func (a *App) checkUnload(ctx context.Context, s *config.Schedule, full *workboo
 	if errors.Is(err, workbook.ErrUnload) {
 		return []config.ElementError{{Msg: "unload: warehouse: " + err.Error()}}
 	}
-	if !a.opts.Online {
+	if !c.opts.Online {
 		return nil
 	}
-	src, err := a.Source(ctx, s.Source)
+	src, err := c.opts.Source(ctx, s.Source)
 	if err != nil {
 		return []config.ElementError{{Msg: "unload: warehouse: " + err.Error()}}
 	}

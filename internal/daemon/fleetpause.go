@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"context"
@@ -31,16 +31,16 @@ const DefaultPauseSyncInterval = 30 * time.Second
 const pauseMarkerTimeout = 30 * time.Second
 
 // pauseArchive returns the archive and layout that hold s's pause marker.
-func (a *App) pauseArchive(ctx context.Context, s *config.Schedule) (*archive.Archive, domain.Layout, error) {
+func pauseArchive(ctx context.Context, a Loaded, s *config.Schedule) (*archive.Archive, domain.Layout, error) {
 	_, ar, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket)
 	return ar, s.Layout(), err
 }
 
 // pausedInArchive reads s's pause marker.
-func (a *App) pausedInArchive(ctx context.Context, s *config.Schedule) (archive.PauseRecord, bool, error) {
+func pausedInArchive(ctx context.Context, a Loaded, s *config.Schedule) (archive.PauseRecord, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, pauseMarkerTimeout)
 	defer cancel()
-	ar, l, err := a.pauseArchive(ctx, s)
+	ar, l, err := pauseArchive(ctx, a, s)
 	if err != nil {
 		return archive.PauseRecord{}, false, err
 	}
@@ -54,13 +54,13 @@ func (a *App) pausedInArchive(ctx context.Context, s *config.Schedule) (archive.
 func (d *Daemon) markPaused(name string, p daemonstate.Pause) {
 	a, release := d.acquire()
 	defer release()
-	s := a.cfg.Schedule(name)
+	s := a.Config().Schedule(name)
 	if s == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pauseMarkerTimeout)
 	defer cancel()
-	ar, l, err := a.pauseArchive(ctx, s)
+	ar, l, err := pauseArchive(ctx, a, s)
 	if err == nil {
 		_, err = ar.Pause(ctx, l, archive.PauseRecord{Since: p.Since, Reason: p.Reason, Failures: p.Failures, By: ar.Instance})
 	}
@@ -81,13 +81,13 @@ func (d *Daemon) markPaused(name string, p daemonstate.Pause) {
 func (d *Daemon) unmarkPaused(name string) error {
 	a, release := d.acquire()
 	defer release()
-	s := a.cfg.Schedule(name)
+	s := a.Config().Schedule(name)
 	if s == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pauseMarkerTimeout)
 	defer cancel()
-	ar, l, err := a.pauseArchive(ctx, s)
+	ar, l, err := pauseArchive(ctx, a, s)
 	if err != nil {
 		return err
 	}
@@ -121,14 +121,14 @@ func (d *Daemon) pausedElsewhere(ctx context.Context, name string) bool {
 		return true
 	}
 	a, release := d.acquire()
-	s := a.cfg.Schedule(name)
+	s := a.Config().Schedule(name)
 	var (
 		r   archive.PauseRecord
 		ok  bool
 		err error
 	)
 	if s != nil {
-		r, ok, err = a.pausedInArchive(ctx, s)
+		r, ok, err = pausedInArchive(ctx, a, s)
 	}
 	release()
 	if err != nil {
@@ -145,7 +145,7 @@ func (d *Daemon) pausedElsewhere(ctx context.Context, name string) bool {
 // schedules export into, one listing per prefix however many schedules
 // share it, and returns the schedules whose own marker is there. A prefix
 // that cannot be listed is in err; the others are still returned.
-func (a *App) pauseMarkers(ctx context.Context) (paused map[string]bool, err error) {
+func pauseMarkers(ctx context.Context, a Loaded) (paused map[string]bool, err error) {
 	type prefix struct {
 		store archive.Store
 		dir   string
@@ -154,8 +154,8 @@ func (a *App) pauseMarkers(ctx context.Context) (paused map[string]bool, err err
 	var prefixes []prefix
 	seen := map[string]bool{}
 	var errs []error
-	for _, s := range a.cfg.Schedules {
-		ar, l, err := a.pauseArchive(ctx, s)
+	for _, s := range a.Config().Schedules {
+		ar, l, err := pauseArchive(ctx, a, s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -187,7 +187,7 @@ func (a *App) pauseMarkers(ctx context.Context) (paused map[string]bool, err err
 func (d *Daemon) adoptListedPauses(ctx context.Context) {
 	a, release := d.acquire()
 	defer release()
-	paused, err := a.pauseMarkers(ctx)
+	paused, err := pauseMarkers(ctx, a)
 	if err != nil {
 		d.log.Warn("cannot list every pause marker", zap.Error(err))
 	}
@@ -195,7 +195,7 @@ func (d *Daemon) adoptListedPauses(ctx context.Context) {
 		if d.isPaused(name) {
 			continue
 		}
-		if r, ok, err := a.pausedInArchive(ctx, a.cfg.Schedule(name)); err == nil && ok {
+		if r, ok, err := pausedInArchive(ctx, a, a.Config().Schedule(name)); err == nil && ok {
 			d.adoptPause(name, r)
 		}
 	}
@@ -224,10 +224,10 @@ func (d *Daemon) syncPauses(ctx context.Context) {
 			continue
 		}
 		a, release := d.acquire()
-		s := a.cfg.Schedule(name)
+		s := a.Config().Schedule(name)
 		var gone bool
 		if s != nil {
-			_, ok, err := a.pausedInArchive(ctx, s)
+			_, ok, err := pausedInArchive(ctx, a, s)
 			gone = err == nil && !ok
 		}
 		release()
@@ -259,7 +259,7 @@ func (d *Daemon) savePaused() {
 			paused[name] = s.pause
 		}
 	}
-	if err := daemonstate.SavePauses(d.app.cfg.StateDir, paused); err != nil {
+	if err := daemonstate.SavePauses(d.app.Config().StateDir, paused); err != nil {
 		d.log.Error("cannot record paused schedules; a restart would resume them", zap.Error(err))
 	}
 }

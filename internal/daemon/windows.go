@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"context"
@@ -21,15 +21,15 @@ import (
 func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.WindowStatus, error) {
 	a, release := d.acquire()
 	defer release()
-	s := a.cfg.Schedule(name)
+	s := a.Config().Schedule(name)
 	if s == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownSchedule, name)
 	}
-	ws := a.WindowSpec(s)
+	ws := s.WindowSpec(a.Now())
 	if ws == nil {
 		return nil, nil
 	}
-	closed, err := ws.Closed(a.opts.Now())
+	closed, err := ws.Closed(a.Now())
 	if err != nil {
 		return nil, fmt.Errorf("%w: schedule %q: %v", server.ErrBadRequest, name, err)
 	}

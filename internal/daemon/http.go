@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 	"github.com/exportd/exportd/internal/server"
 )
 
-// serveHTTP starts the API on DaemonOptions.Listener or server.listen; its result goes
+// serveHTTP starts the API on Tuning.Listener or server.listen; its result goes
 // to errc when ctx ends.
 func (d *Daemon) serveHTTP(ctx context.Context, errc chan<- error) error {
-	cfg := d.app.cfg
-	ln := d.dopts.Listener
+	cfg := d.app.Config()
+	ln := d.opts.Listener
 	if ln == nil {
 		var err error
 		ln, err = net.Listen("tcp", cfg.Server.Listen)

@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"context"
@@ -19,15 +19,15 @@ import (
 // and the old one keeps running.
 func (d *Daemon) Reload(ctx context.Context) error {
 	d.mu.Lock()
-	prev := d.app.cfg.DecodedCache()
+	prev := d.app.Config().DecodedCache()
 	d.mu.Unlock()
-	na, err := load(ctx, d.opts, prev)
+	na, err := d.opts.Reload(ctx, prev)
 	if err != nil {
 		d.reloadResult(false)
 		d.log.Error("reload: the new configuration is invalid; keeping the running one", zap.Error(err))
 		return err
 	}
-	entries, err := entriesOf(na.cfg)
+	entries, err := entriesOf(na.Config())
 	if err != nil {
 		na.Close()
 		d.reloadResult(false)
@@ -38,7 +38,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	oldRefs := d.appRefs[old]
 	d.app = na
 	d.appRefs[na] = &sync.WaitGroup{}
-	for _, s := range na.cfg.Schedules {
+	for _, s := range na.Config().Schedules {
 		if d.states[s.Name] == nil {
 			d.states[s.Name] = &scheduleState{}
 		}
@@ -48,7 +48,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.log.Error("reload: replace schedules", zap.Error(err))
 	}
 	// Keep paused schedules paused across reloads.
-	for _, s := range na.cfg.Schedules {
+	for _, s := range na.Config().Schedules {
 		d.mu.Lock()
 		paused := d.states[s.Name].paused
 		d.mu.Unlock()
@@ -57,7 +57,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		}
 	}
 	d.reloadResult(true)
-	d.log.Info("configuration reloaded", zap.Int("schedules", len(na.cfg.Schedules)), zap.Int("schedule_files_unchanged", na.cfg.DecodedHits()))
+	d.log.Info("configuration reloaded", zap.Int("schedules", len(na.Config().Schedules)), zap.Int("schedule_files_unchanged", na.Config().DecodedHits()))
 	d.closing.Go(func() {
 		oldRefs.Wait()
 		if err := old.Close(); err != nil {
@@ -72,7 +72,8 @@ func (d *Daemon) Reload(ctx context.Context) error {
 
 // Close waits until the configurations replaced by reloads are closed (each
 // once its runs have finished) and closes the one a reload made current.
-// The App the daemon was built on belongs to its caller, who closes it.
+// The configuration the daemon was built on belongs to its caller, who
+// closes it.
 func (d *Daemon) Close() error {
 	d.closing.Wait()
 	d.mu.Lock()
@@ -122,7 +123,7 @@ func fingerprint(cfgPath, schedulesDir string) string {
 // interval until ctx ends.
 func (d *Daemon) watch(ctx context.Context, interval time.Duration) {
 	d.mu.Lock()
-	cfgPath, dir := d.app.cfg.File, d.app.cfg.SchedulesDir
+	cfgPath, dir := d.app.Config().File, d.app.Config().SchedulesDir
 	d.mu.Unlock()
 	last := fingerprint(cfgPath, dir)
 	every(ctx, interval, func() {

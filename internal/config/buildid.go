@@ -1,4 +1,4 @@
-package app
+package config
 
 import (
 	"bytes"
@@ -7,28 +7,24 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
-	"go.uber.org/zap"
-
-	"github.com/exportd/exportd/internal/config"
 )
 
 // decodedCacheFile, in state_dir, keeps the decoded schedule files between
-// starts (Options.ConfigCache).
+// starts of the same binary.
 const decodedCacheFile = "schedules.cache"
 
-func decodedCachePath(cfg *config.Config) string {
-	return filepath.Join(cfg.StateDir, decodedCacheFile)
+// ReadDecodedCacheFile reads the decoded-schedules cache kept in c's
+// state_dir by the same binary (nil when there is none, or when it was
+// written by another build); a damaged one is an error, to be logged and
+// ignored (WriteDecodedCacheFile rewrites it).
+func (c *Config) ReadDecodedCacheFile() (*DecodedCache, error) {
+	return ReadDecodedCache(filepath.Join(c.StateDir, decodedCacheFile), buildID())
 }
 
-// readDecodedCache reads the decoded-schedules cache of cfg's state_dir;
-// a damaged one is logged and ignored (it is rewritten after the load).
-func (a *App) readDecodedCache(cfg *config.Config) *config.DecodedCache {
-	c, err := config.ReadDecodedCache(decodedCachePath(cfg), buildID())
-	if err != nil {
-		a.log.Warn("ignoring the decoded-schedules cache; every schedule file is parsed", zap.Error(err))
-	}
-	return c
+// WriteDecodedCacheFile keeps the schedule files this load decoded in
+// state_dir for the next start of the same binary.
+func (c *Config) WriteDecodedCacheFile() error {
+	return c.DecodedCache().WriteFile(filepath.Join(c.StateDir, decodedCacheFile), buildID())
 }
 
 // buildID is the running binary's Go build ID: it changes whenever
