@@ -296,13 +296,18 @@ func authCode(code int) bool {
 // (an expired session, a network failure) and the caller has written
 // nothing yet.
 func (s *Source) classify(ctx context.Context, op string, err error, queryID string) (wrapped error, retry bool) {
+	return classify(ctx, s.name, op, err, queryID)
+}
+
+// classify wraps a driver error of source name (see Source.classify).
+func classify(ctx context.Context, name, op string, err error, queryID string) (wrapped error, retry bool) {
 	if err == nil {
 		return nil, false
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("snowflake source %q: %s: %w", s.name, op, context.Cause(ctx)), false
+		return fmt.Errorf("snowflake source %q: %s: %w", name, op, context.Cause(ctx)), false
 	}
-	e := &Error{Source: s.name, Op: op, QueryID: queryID, err: err}
+	e := &Error{Source: name, Op: op, QueryID: queryID, err: err}
 	var se *sf.SnowflakeError
 	if errors.As(err, &se) {
 		e.Code, e.State, e.Message = se.Number, se.SQLState, se.Message

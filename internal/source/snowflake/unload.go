@@ -14,7 +14,6 @@ import (
 	_ "github.com/exportd/exportd/internal/source/snowflake/nominicore" // before gosnowflake's init
 	sf "github.com/snowflakedb/gosnowflake/v2"
 
-	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/workbook"
 )
 
@@ -253,58 +252,10 @@ func isIdentifier(s string) bool {
 	return true
 }
 
-// UnloadError is a failed unload call with Snowflake's code, SQLSTATE,
-// message and query ID.
-type UnloadError struct {
-	Source, Op, State, Message, QueryID string
-	Code                                int
-	kind                                error
-	err                                 error
-}
-
-func (e *UnloadError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "snowflake source %q: %s: ", e.Source, e.Op)
-	if e.Code != 0 {
-		fmt.Fprintf(&b, "%06d", e.Code)
-		if e.State != "" {
-			fmt.Fprintf(&b, " (%s)", e.State)
-		}
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Message)
-	if e.QueryID != "" {
-		fmt.Fprintf(&b, " [query ID %s]", e.QueryID)
-	}
-	return b.String()
-}
-
-// Is reports source.ErrAuth or source.ErrQuery for such errors.
-func (e *UnloadError) Is(target error) bool { return e.kind != nil && target == e.kind }
-
-func (e *UnloadError) Unwrap() error { return e.err }
-
+// wrap wraps a failed unload call as the source wraps its queries' errors
+// (*Error, with Snowflake's code, SQLSTATE, message and query ID).
 func (u *Unloader) wrap(ctx context.Context, op string, err error, queryID string) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("snowflake source %q: %s: %w", u.name, op, context.Cause(ctx))
-	}
-	e := &UnloadError{Source: u.name, Op: op, QueryID: queryID, Message: err.Error(), err: err}
-	var se *sf.SnowflakeError
-	if errors.As(err, &se) {
-		e.Code, e.State, e.Message = se.Number, se.SQLState, se.Message
-		if len(se.MessageArgs) > 0 {
-			e.Message = fmt.Sprintf(se.Message, se.MessageArgs...)
-		}
-		if se.QueryID != "" {
-			e.QueryID = se.QueryID
-		}
-		switch {
-		case se.Number >= 390100 && se.Number < 390400 && se.Number != 390111 && se.Number != 390112 && se.Number != 390114:
-			e.kind = source.ErrAuth
-		case strings.HasPrefix(se.SQLState, "42") || strings.HasPrefix(se.SQLState, "22"):
-			e.kind = source.ErrQuery
-		}
-	}
+	e, _ := classify(ctx, u.name, op, err, queryID)
 	return e
 }
 
@@ -312,7 +263,7 @@ func (u *Unloader) wrap(ctx context.Context, op string, err error, queryID strin
 // one file (SINGLE = TRUE above MAX_FILE_SIZE); unloading in parts
 // (SINGLE = FALSE) is the remedy.
 func IsFileTooLarge(err error) bool {
-	var e *UnloadError
+	var e *Error
 	return errors.As(err, &e) && tooLargeRE.MatchString(e.Message)
 }
 

@@ -78,7 +78,7 @@ func TestUnloader(t *testing.T) {
 		t.Fatalf("unload: %+v, %v", res, err)
 	}
 	_, err = ul.Unload(t.Context(), stmt, "exportd:s:u")
-	var ue *UnloadError
+	var ue *Error
 	if !errors.As(err, &ue) || ue.QueryID == "" || !IsFileTooLarge(err) {
 		t.Fatalf("too large: %#v", err)
 	}
