@@ -172,9 +172,6 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 		}
 		seen[col] = i
 	}
-	if len(raw.DedupeBy) > 0 && len(s.Element.GroupBy) > 0 {
-		l.errorf(f, "dedupe_by", "applies to row exports only, and this element has group_by; remove dedupe_by or group_by")
-	}
 
 	l.checkDestination(cfg, f, s, raw)
 	l.checkUnload(f, s, raw)
