@@ -110,6 +110,9 @@ func TestRunNowWindows(t *testing.T) {
 	}{
 		{"open window", time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), "not closed yet"},
 		{"misaligned", time.Date(2026, 10, 20, 5, 0, 0, 0, time.UTC), "is not the start of a day window"},
+		{"epoch", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), "window cannot be exported"},
+		{"2020", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), "window cannot be exported"},
+		{"past retention", time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), "window cannot be exported"},
 	}
 	for _, c := range cases {
 		_, err := d.RunNow(ctx, app.RunNowRequest{Schedule: "audit-log-rows", WindowStart: c.start, Wait: true})

@@ -111,6 +111,15 @@ func (a *Archive) Claim(ctx context.Context, l domain.Layout, u domain.Unit, rev
 	etag, err := a.Store.Create(ctx, key, data)
 	if err == nil {
 		c.etag = etag
+		// A run that committed this unit between our look for its manifest
+		// and our create removed its claim when done: look again.
+		if _, err := a.Store.Stat(ctx, mkey); err == nil {
+			_ = c.Release(ctx)
+			return nil, &AlreadyArchivedError{Key: mkey}
+		} else if !errors.Is(err, ErrNotFound) {
+			_ = c.Release(ctx)
+			return nil, fmt.Errorf("stat %s: %w", mkey, err)
+		}
 		return c, nil
 	}
 	if !errors.Is(err, ErrExists) {
@@ -219,8 +228,17 @@ func (c *Claim) Release(ctx context.Context) error {
 	return nil
 }
 
-// done marks the claim done after its manifest is committed.
+// done removes the claim once its manifest is committed: a claim only
+// coordinates runs, and the manifest (which Claim looks for first) now says
+// the unit is archived. When the claim cannot be removed it is marked done,
+// so that it never stays running beside a committed manifest.
 func (c *Claim) done(ctx context.Context, manifestKey string) error {
+	c.mu.Lock()
+	err := c.a.Store.Delete(ctx, c.key, c.etag)
+	c.mu.Unlock()
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return nil
+	}
 	return c.update(ctx, func(r *ClaimRecord) {
 		r.State = ClaimDone
 		r.ManifestKey = manifestKey

@@ -52,6 +52,9 @@ second run prints "already archived" and exits 0.`,
 			if err != nil {
 				return err
 			}
+			if window != "" && ws.IsZero() {
+				return exitWith(ExitUsage, fmt.Errorf("--window %s is the zero time, not a window start; leave --window out for the latest closed window", window))
+			}
 			if serverURL != "" {
 				return runRemote(cmd, serverURL, args[0], ws, adhoc, at)
 			}

@@ -453,7 +453,8 @@ type Schedule struct {
 	CatchUp   CatchUp   `yaml:"catch_up" json:"catch_up"`
 	Condition Condition `yaml:"condition" json:"condition"`
 	// DedupeBy drops duplicate deliveries within a window by these
-	// columns (row exports only: not with element.group_by).
+	// columns; a grouped element is de-duplicated on its source rows
+	// first, then aggregated.
 	DedupeBy []string `yaml:"dedupe_by,omitempty" json:"dedupe_by,omitempty"`
 	// Recheck re-counts an archived window that long after archiving it
 	// and writes a superseding revision if the source changed (windowed

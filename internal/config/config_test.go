@@ -275,7 +275,12 @@ func TestMutations(t *testing.T) {
 			}
 		}},
 		{name: "dedupe_by with group_by", mutate: func(tr *tree) { tr.schedule("element:", "dedupe_by: [Request Id]\nelement:") },
-			want: []string{sched + `:6:1: export "logins": dedupe_by: applies to row exports only, and this element has group_by; remove dedupe_by or group_by`}},
+			check: func(t *testing.T, cfg *Config) {
+				// De-duplicated, then aggregated (the compiler does both).
+				if got := cfg.Schedule("logins").DedupeBy; len(got) != 1 || got[0] != "Request Id" {
+					t.Errorf("dedupe_by = %q", got)
+				}
+			}},
 		{name: "window every fortnight", mutate: func(tr *tree) { tr.schedule("every: day", "every: fortnight") },
 			want: []string{sched + `:5:17: export "logins": window.every: unknown window period "fortnight"; use hour, day, week or month`}},
 		{name: "window without column", mutate: func(tr *tree) { tr.schedule("column: Request Time, ", "") },

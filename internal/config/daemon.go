@@ -20,14 +20,18 @@ import (
 
 // Built-in defaults.
 const (
-	DefaultSchedulesDir       = "schedules"
-	DefaultListen             = "127.0.0.1:8080"
-	DefaultShutdownTimeout    = Duration(60 * time.Second)
-	DefaultMaxConcurrent      = 4
-	DefaultLease              = Duration(10 * time.Minute)
-	MinLease                  = Duration(30 * time.Second)
-	DefaultTimezone           = "UTC"
-	DefaultRetryAttempts      = 3
+	DefaultSchedulesDir    = "schedules"
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultShutdownTimeout = Duration(60 * time.Second)
+	DefaultMaxConcurrent   = 4
+	DefaultLease           = Duration(10 * time.Minute)
+	MinLease               = Duration(30 * time.Second)
+	DefaultTimezone        = "UTC"
+	DefaultRetryAttempts   = 3
+	// MaxRetryAttempts and MaxRetryBackoff bound retries: beyond them a
+	// failing unit would hold its slot for ever.
+	MaxRetryAttempts          = 100
+	MaxRetryBackoff           = 24 * time.Hour
 	DefaultRetryInitial       = Duration(30 * time.Second)
 	DefaultRetryMax           = Duration(10 * time.Minute)
 	DefaultPauseAfterFailures = 10
@@ -548,6 +552,12 @@ func (l *loader) retries(f *fileState, p string, raw retriesFile, inherit Retrie
 	// checked where they were written.
 	if raw.Attempts != nil && r.Attempts < 1 {
 		l.errorf(f, p+".attempts", "must be at least 1 (1 means no retry)")
+	}
+	if raw.Attempts != nil && r.Attempts > MaxRetryAttempts {
+		l.errorf(f, p+".attempts", "%d is more than %d: a run that fails that often will not succeed by retrying; use a number from 1 to %d", r.Attempts, MaxRetryAttempts, MaxRetryAttempts)
+	}
+	if raw.Max != nil && time.Duration(r.Max) > MaxRetryBackoff {
+		l.errorf(f, p+".max", "%s is more than %s: a unit would wait longer than its next fire; use at most %s", r.Max, Duration(MaxRetryBackoff), Duration(MaxRetryBackoff))
 	}
 	if raw.Initial != nil && r.Initial <= 0 {
 		l.errorf(f, p+".initial", "must be positive, e.g. 30s")

@@ -87,8 +87,14 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 		if w.Lag < 0 {
 			l.errorf(f, "window.lag", "must not be negative")
 		}
+		if time.Duration(w.Lag) > MaxWindowLag {
+			l.errorf(f, "window.lag", "%s is more than %s: no window would close for that long; use the time the source needs to deliver late rows, e.g. lag: 2h", w.Lag, Duration(MaxWindowLag))
+		}
 		if w.Start != "" && loc != nil {
 			start, err := parseStart(w.Start, loc)
+			if err == nil && start.Before(MinWindowStart) {
+				err = fmt.Errorf("%s is before %s: no source holds audit rows that old, and every window from it would be exported or recorded as lost; set the date of the first day to archive, e.g. start: 2026-01-01", start.Format(time.DateOnly), MinWindowStart.Format(time.DateOnly))
+			}
 			if err == nil && slices.Contains(periods, w.Every) {
 				err = checkAligned(start, Period(w.Every), loc)
 			}
@@ -165,9 +171,6 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 			l.errorf(f, indexPath("dedupe_by", i), "%q is already listed as dedupe_by[%d]", col, prev)
 		}
 		seen[col] = i
-	}
-	if len(raw.DedupeBy) > 0 && len(s.Element.GroupBy) > 0 {
-		l.errorf(f, "dedupe_by", "applies to row exports only, and this element has group_by; remove dedupe_by or group_by")
 	}
 
 	l.checkDestination(cfg, f, s, raw)
@@ -270,6 +273,12 @@ func (l *loader) checkLocation(f *fileState, ig *Integration, uri string) {
 		}
 	}
 }
+
+// MaxWindowLag is the longest window.lag accepted.
+const MaxWindowLag = 366 * 24 * time.Hour
+
+// MinWindowStart is the earliest window.start accepted (the Unix epoch).
+var MinWindowStart = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // parseStart parses window.start: a date (midnight in the schedule's zone)
 // or an RFC 3339 instant.

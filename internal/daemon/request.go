@@ -59,6 +59,9 @@ func ResolveUnit(cfg *config.Config, now time.Time, req RunRequest) (domain.Unit
 		return u, s, fmt.Errorf("%w: %s is not the start of a %s window in %s; the window containing it starts at %s",
 			server.ErrBadRequest, req.WindowStart.Format(time.RFC3339), s.Window.Every, s.Location, w.Start.In(s.Location).Format(time.RFC3339))
 	}
+	if err := ws.Runnable(w, time.Duration(s.SourceConfig.Retention), now); err != nil {
+		return u, s, fmt.Errorf("%w: %v", server.ErrBadRequest, err)
+	}
 	if closeAt := w.End.Add(ws.Lag); closeAt.After(at) {
 		return u, s, fmt.Errorf("%w: window %s is not closed yet: it closes at %s (end + lag %s)",
 			server.ErrBadRequest, w.ID(), closeAt.Format(time.RFC3339), ws.Lag)

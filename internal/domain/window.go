@@ -61,7 +61,8 @@ func ParseWindowID(s string) (Window, error) {
 type Unit struct {
 	Schedule string
 	// Logical is the run's logical time: the scheduled fire instant, or the
-	// request instant truncated to the second for run now.
+	// request instant truncated to the second for run now. A window's unit
+	// records its window end (export.WindowLogical).
 	Logical time.Time
 	// Window is zero for a snapshot.
 	Window Window

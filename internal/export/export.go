@@ -95,6 +95,18 @@ type Result struct {
 // previous manifest's and the schedule says on_schema_change: fail.
 var ErrSchemaChanged = errors.New("output columns changed")
 
+// WindowLogical gives a window's unit its logical time: the window's end,
+// whatever instant the run happened at (a cron fire, a catch-up at process
+// start, a run now). The window, not the run, is what the unit is about, and
+// the same window must read the same in every archive; a snapshot keeps the
+// fire instant it was given.
+func WindowLogical(u domain.Unit) domain.Unit {
+	if !u.Window.IsZero() {
+		u.Logical = u.Window.End.UTC()
+	}
+	return u
+}
+
 // Run exports u. An already archived unit returns a Result with
 // AlreadyArchived set and an error wrapping archive.ErrAlreadyArchived.
 func (j *Job) Run(ctx context.Context, u domain.Unit, attempt int) (res Result, err error) {
@@ -105,6 +117,7 @@ func (j *Job) Run(ctx context.Context, u domain.Unit, attempt int) (res Result, 
 // at supersedes.
 func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersedes *archive.Link) (res Result, err error) {
 	start := time.Now()
+	u = WindowLogical(u)
 	res.Unit = u
 	log := j.Logger.With(zap.String("schedule", j.Name), zap.String("unit", u.ID()), zap.Int("attempt", attempt))
 	if !u.Window.IsZero() {
@@ -493,6 +506,7 @@ func (j *Job) keepAlive(ctx context.Context, cancel context.CancelFunc, c *archi
 // data for, so that an auditor can tell "lost" from "missing".
 func (j *Job) MarkLost(ctx context.Context, u domain.Unit, reason string) (Result, error) {
 	start := time.Now()
+	u = WindowLogical(u)
 	res := Result{Unit: u}
 	claim, err := j.Archive.Claim(ctx, j.Layout, u, 1)
 	if err != nil {

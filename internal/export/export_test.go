@@ -168,3 +168,37 @@ func TestSchemaChangeFails(t *testing.T) {
 		t.Errorf("a failed run left %v", ms)
 	}
 }
+
+// TestWindowLogicalTimeIsTheWindowEnd: a window exported or marked lost
+// long after it closed (a catch-up at process start) records the window's
+// end as its logical time, not the instant of the run.
+func TestWindowLogicalTimeIsTheWindowEnd(t *testing.T) {
+	ctx := context.Background()
+	j, root := newJob(t, "ts, name, n")
+	processStart := time.Date(2026, 12, 7, 2, 9, 13, 0, time.UTC)
+	next := domain.Window{Start: day.End, End: day.End.AddDate(0, 0, 1)}
+	res, err := j.Run(ctx, domain.Unit{Schedule: "rows", Logical: processStart, Window: day}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := j.MarkLost(ctx, domain.Unit{Schedule: "rows", Logical: processStart, Window: next}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key  string
+		want time.Time
+	}{{res.ManifestKey, day.End}, {lost.ManifestKey, next.End}} {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(c.key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := archive.ParseManifest(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.LogicalTime.Equal(c.want) {
+			t.Errorf("%s: logical_time %s, want the window end %s", c.key, m.LogicalTime, c.want)
+		}
+	}
+}

@@ -247,3 +247,26 @@ func (ws *WindowSpec) Latest(T time.Time) (domain.Window, error) {
 	}
 	return w, nil
 }
+
+// ErrNotRunnable marks a window that a run now must not export: it lies
+// before the spec's Start, or wholly before the source's retention cutoff.
+var ErrNotRunnable = errors.New("window cannot be exported")
+
+// Runnable reports why w must not be exported on request, or nil. A window
+// before Start is not one of the schedule's windows; a window that ends at
+// or before sourceNow-retention (retention > 0) is no longer held by the
+// source, so exporting it would archive an empty unit that claims to be
+// complete (the catch-up records such windows as lost instead).
+func (ws *WindowSpec) Runnable(w domain.Window, retention time.Duration, sourceNow time.Time) error {
+	if first := ws.StartInstant(); w.Start.Before(first) {
+		return fmt.Errorf("%w: window %s starts before the schedule's window.start %s: it is not one of the schedule's windows",
+			ErrNotRunnable, w.ID(), first.In(ws.loc()).Format(time.RFC3339))
+	}
+	if retention > 0 {
+		if cutoff := sourceNow.Add(-retention); !w.End.After(cutoff) {
+			return fmt.Errorf("%w: window %s ended at %s, before the source's retention (%s) began at %s: the source no longer holds its rows, so an export would archive an empty unit as complete; the catch-up records such windows as lost",
+				ErrNotRunnable, w.ID(), w.End.Format(time.RFC3339), retention, cutoff.Format(time.RFC3339))
+		}
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package schedule
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -330,5 +331,43 @@ func TestClosedHoursOnFallBack(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Closed = %v, want %v", got, want)
+	}
+}
+
+// TestRunnable: a run now of a window before window.start, or of one the
+// source no longer holds, is refused with the reason; the first window and
+// one straddling the retention cutoff are not.
+func TestRunnable(t *testing.T) {
+	ws := &WindowSpec{Every: EveryDay, Start: ts(t, "2026-09-01T00:00:00Z")}
+	now := ts(t, "2026-12-07T04:00:00Z")
+	day := func(s string) domain.Window {
+		w, err := ws.Align(ts(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		name, start string
+		retention   time.Duration
+		want        string
+	}{
+		{"epoch", "1970-01-01T00:00:00Z", 0, "before the schedule's window.start"},
+		{"2020", "2020-01-01T00:00:00Z", 0, "before the schedule's window.start"},
+		{"year one", "0001-01-01T00:00:00Z", 0, "before the schedule's window.start"},
+		{"past retention", "2026-10-01T00:00:00Z", 30 * 24 * time.Hour, "before the source's retention"},
+		{"ends at the cutoff", "2026-11-06T00:00:00Z", 30*24*time.Hour + 4*time.Hour, "before the source's retention"},
+		{"first window", "2026-09-01T00:00:00Z", 0, ""},
+		{"straddles the cutoff", "2026-11-07T00:00:00Z", 30 * 24 * time.Hour, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ws.Runnable(day(tc.start), tc.retention, now)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (!errors.Is(err, ErrNotRunnable) || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err %v, want ErrNotRunnable saying %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -117,6 +117,13 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("window_start: %q is not an RFC 3339 time (like 2026-11-24T00:00:00Z)", *body.WindowStart))
 			return
 		}
+		if t.IsZero() {
+			// The zero time is how Go says "no window": taking it as such
+			// would answer for the latest window instead of the one asked.
+			s.writeError(w, r, http.StatusBadRequest, codeBadRequest,
+				fmt.Sprintf("window_start: %q is the zero time, not a window start; leave window_start out for the latest closed window", *body.WindowStart))
+			return
+		}
 		req.WindowStart = &t
 	}
 

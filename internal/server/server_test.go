@@ -265,6 +265,7 @@ func TestRunNowErrors(t *testing.T) {
 		{"wrong type", run, `{"adhoc": "yes"}`, 400, codeBadRequest, "request body"},
 		{"two values", run, `{} {}`, 400, codeBadRequest, "more than one JSON value"},
 		{"not rfc3339", run, `{"window_start": "2026-11-23"}`, 400, codeBadRequest, "RFC 3339"},
+		{"zero time", run, `{"window_start": "0001-01-01T00:00:00Z"}`, 400, codeBadRequest, "zero time"},
 		{"bad wait", run + "?wait=maybe", "", 400, codeBadRequest, "wait"},
 		{"unknown parameter", run + "?wiat=true", "", 400, codeBadRequest, `unknown query parameter "wiat"`},
 		{"too large", run, `{"adhoc": false` + strings.Repeat(" ", maxBodyBytes) + `}`, 413, codeTooLarge, "larger than"},

@@ -357,11 +357,85 @@ func (c *compiler) run() *Compiled {
 		}
 	}
 
+	// As of: rows after the logical time are left out.
+	var asOf string
+	if el.AsOf != "" {
+		name := strings.TrimSpace(el.AsOf)
+		if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+			name = strings.TrimSpace(name[1 : len(name)-1])
+		}
+		col := c.source(name)
+		switch {
+		case col == nil:
+			c.errorf("as_of", 0, "unknown column [%s]%s", name, c.suggest(name, false))
+		case !col.Type.temporal():
+			c.errorf("as_of", 0, "[%s] is %s; as_of needs a Date or Datetime column", name, col.Type)
+		default:
+			typ, z := "timestamp", c.colZoneLoc(col)
+			switch col.Type {
+			case Date:
+				typ = "date"
+			case DatetimeTZ:
+				typ, z = "timestamptz", time.UTC
+			}
+			asOf = fmt.Sprintf("t.%s <= %s", quoteIdent(col.Name), c.param("now", typ, z))
+		}
+	}
+
 	// Dedupe.
 	var qualify string
+	// dedupeFrom, for a grouped element, is the FROM that keeps one source
+	// row per key: rows are de-duplicated first, then aggregated.
+	var dedupeFrom string
 	if len(c.opts.DedupeBy) > 0 {
 		if c.grouped {
-			c.errorf("dedupe_by", 0, "applies to row exports only; a grouped element has one row per group already")
+			var parts []string
+			for i, n := range c.opts.DedupeBy {
+				name := strings.TrimSpace(n)
+				if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+					name = strings.TrimSpace(name[1 : len(name)-1])
+				}
+				col := c.source(name)
+				if col == nil {
+					c.errorf(fmt.Sprintf("dedupe_by[%d]", i), 0, "unknown source column [%s]%s (a grouped element is de-duplicated on its source rows, before aggregating)", n, c.suggest(name, false))
+					continue
+				}
+				parts = append(parts, "t."+quoteIdent(col.Name))
+			}
+			// The first row of a key: by the window column, then by every
+			// comparable source column, so the choice is deterministic.
+			var order []string
+			seen := map[string]bool{}
+			if windowCol != nil {
+				w := "t." + quoteIdent(windowCol.Name)
+				order, seen[w] = append(order, w), true
+			}
+			for i := range c.schema.Columns {
+				col := &c.schema.Columns[i]
+				if r := "t." + quoteIdent(col.Name); col.Type != Other && !seen[r] {
+					order, seen[r] = append(order, r), true
+				}
+			}
+			if len(order) == 0 {
+				order = parts
+			}
+			if len(parts) > 0 {
+				var inner []string
+				if window != "" {
+					inner = append(inner, window)
+				}
+				if asOf != "" {
+					inner = append(inner, asOf)
+				}
+				inner = append(inner, where...)
+				cond := ""
+				if len(inner) > 0 {
+					cond = "\n  WHERE " + strings.Join(inner, "\n    AND ")
+				}
+				dedupeFrom = fmt.Sprintf("(\n  SELECT t.*\n  FROM %s%s\n  QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1\n) AS t",
+					from, cond, strings.Join(parts, ", "), strings.Join(order, ", "))
+				window, asOf, where = "", "", nil
+			}
 		} else {
 			var parts []string
 			for i, n := range c.opts.DedupeBy {
@@ -451,10 +525,16 @@ func (c *compiler) run() *Compiled {
 		}
 		fmt.Fprintf(&b, "  %s AS %s%s\n", sqlExpr, quoteIdent(o.name), sep)
 	}
+	if dedupeFrom != "" {
+		from = dedupeFrom
+	}
 	b.WriteString("FROM " + from + "\n")
 	var conds []string
 	if window != "" {
 		conds = append(conds, window)
+	}
+	if asOf != "" {
+		conds = append(conds, asOf)
 	}
 	for _, w := range where {
 		conds = append(conds, w)
@@ -895,7 +975,7 @@ func trimStatementEnd(sql string) string {
 // fieldRank orders fields as they appear in an element.
 func fieldRank(field string) int {
 	order := []string{"dialect", "timezone", "source", "week_start", "from", "group_by", "columns", "filters",
-		"window", "dedupe_by", "order_by", "limit"}
+		"window", "as_of", "dedupe_by", "order_by", "limit"}
 	name, idx := field, 0
 	if i := strings.IndexAny(field, ".["); i >= 0 {
 		name = field[:i]

@@ -21,6 +21,11 @@ type Element struct {
 	// WeekStart is the first day of a week for DateTrunc("week", …):
 	// "monday" (default) or "sunday".
 	WeekStart string `yaml:"week_start,omitempty"`
+	// AsOf bounds the element at the run's logical time: rows whose column
+	// (a Date or Datetime source column, e.g. "[Request Time]") is after the
+	// logical time are left out, so a snapshot taken late (a catch-up, a
+	// retry) holds exactly what its logical time says.
+	AsOf string `yaml:"as_of,omitempty"`
 }
 
 // From names a table or gives a subquery.

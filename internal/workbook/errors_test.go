@@ -110,8 +110,8 @@ func TestErrors(t *testing.T) {
 			o.Window = &WindowHook{Column: "Event Type"}
 		}, []string{`window.column: [Event Type] is Text; the window needs a Date or Datetime column`}},
 		{"dedupe on grouped", func(el *Element, o *Options) {
-			o.DedupeBy = []string{"Request Id"}
-		}, []string{`dedupe_by: applies to row exports only; a grouped element has one row per group already`}},
+			o.DedupeBy = []string{"Success"}
+		}, []string{`dedupe_by[0]: unknown source column [Success] (a grouped element is de-duplicated on its source rows, before aggregating)`}},
 		{"NUL in formula", func(el *Element, o *Options) {
 			el.Filters = []string{"[Event Type] = \"a\x00\""}
 		}, []string{`filters[0]: column 18: NUL character in formula`}},

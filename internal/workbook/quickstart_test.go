@@ -219,3 +219,34 @@ func TestWindowColumnTypes(t *testing.T) {
 		t.Errorf("date args %v", args)
 	}
 }
+
+// TestAsOfLeavesOutLaterRows: the Daily Login Activity snapshot for the
+// 06:00 fire of 2026-11-24, taken by a catch-up at 02:09 the day after,
+// holds no rows after 06:00 with as_of; without it, it counts the rows
+// that arrived since (the day of 2026-11-24 after 06:00, and the 25th).
+func TestAsOfLeavesOutLaterRows(t *testing.T) {
+	db := openDB(t)
+	mustExec(t, db, auditDDL)
+	// A login every hour from 2026-11-23 00:00 to 2026-11-25 02:00.
+	mustExec(t, db, `INSERT INTO AUDIT_LOGS (REQUEST_TIME, EVENT_TYPE, EVENT_STATUS)
+		SELECT TIMESTAMP '2026-11-23 00:00:00' + INTERVAL (i) HOUR, 'LOGIN', 'SUCCESS' FROM range(0, 51) r(i)`)
+	fire := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
+	el := quickStart()
+	el.OrderBy = []Order{{Column: "Day of Request Time"}}
+	all, _ := run(t, db, el, auditSchema(), Options{}, Values{Now: fire})
+	el.AsOf = "[Request Time]"
+	bounded, c := run(t, db, el, auditSchema(), Options{}, Values{Now: fire})
+	if g, want := joinRows(all), "2026-11-23,24,0;2026-11-24,24,0;2026-11-25,3,0"; g != want {
+		t.Errorf("unbounded: %s, want %s", g, want)
+	}
+	// 2026-11-24 00:00 to 06:00 inclusive: 7 logins; nothing of the 25th.
+	if g, want := joinRows(bounded), "2026-11-23,24,0;2026-11-24,7,0"; g != want {
+		t.Errorf("as_of: %s, want %s\n%s", g, want, c.SQL)
+	}
+	for _, d := range []Dialect{Snowflake, DuckDB} {
+		if _, err := Compile(&Element{From: From{Table: "AUDIT_LOGS"}, AsOf: "[Event Type]"}, auditSchema(), Options{Dialect: d}); err == nil ||
+			!strings.Contains(err.Error(), "as_of") {
+			t.Errorf("%s: as_of on a text column: %v", d, err)
+		}
+	}
+}

@@ -382,15 +382,37 @@ func (s *Store) lock(p string) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p+".lock", os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	lp := p + ".lock"
+	for {
+		f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, err
+		}
+		// The lock file only coordinates: its holder removes it when done.
+		// A lock taken on a file the previous holder removed (or replaced)
+		// after we opened it excludes no one, so it is taken again.
+		held, herr := f.Stat()
+		now, nerr := os.Stat(lp)
+		if herr == nil && nerr == nil && os.SameFile(held, now) {
+			return func() {
+				_ = os.Remove(lp)
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
-		return nil, err
+		if herr != nil {
+			return nil, herr
+		}
+		if nerr != nil && !errors.Is(nerr, fs.ErrNotExist) {
+			return nil, nerr
+		}
 	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func (s *Store) smallPath(key string) (string, error) {

@@ -227,3 +227,68 @@ func raceChild() int {
 	}
 	return 0
 }
+
+// TestNoLockFilesLeft: the lock files that serialise small-object writes
+// (claims, heads, pause markers) are removed when each write is done, also
+// when goroutines contend for the same key; the lock still lets exactly one
+// create of a key win.
+func TestNoLockFilesLeft(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "archive")
+	s, err := folderstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	wins := make(chan string, n)
+	errs := make(chan error, 4*n)
+	done := make(chan struct{})
+	for i := range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			body := []byte(fmt.Sprintf(`{"owner":%d}`, i))
+			if tag, err := s.Create(ctx, "p/_claims/daily/u1", body); err == nil {
+				wins <- tag
+			} else if !errors.Is(err, archive.ErrExists) {
+				errs <- err
+			}
+			key := fmt.Sprintf("p/_paused/s%d", i)
+			tag, err := s.Create(ctx, key, body)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if tag, err = s.Replace(ctx, key, append(body, ' '), tag); err != nil {
+				errs <- err
+				return
+			}
+			if err := s.Delete(ctx, key, tag); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	for range n {
+		<-done
+	}
+	close(wins)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(wins) != 1 {
+		t.Errorf("%d creates of one claim won, want 1", len(wins))
+	}
+	var locks []string
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".lock") {
+			locks = append(locks, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(locks) != 0 {
+		t.Errorf("lock files left behind: %q", locks)
+	}
+}
