@@ -231,8 +231,19 @@ func run(tb testing.TB, db *sql.DB, el *Element, schema Schema, opts Options, v 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return query(tb, db, c.SQL, args...), c
+	rows := query(tb, db, c.SQL, args...)
+	if crossCheck != nil {
+		crossCheck(tb, db, el, schema, opts, v)
+	}
+	return rows, c
 }
+
+// crossCheck, set by the cross-dialect test (crossdialect_test.go, an
+// external test package because it uses the sources, which import this
+// package), runs every element run executes on DuckDB through both sources
+// as well, the Snowflake dialect on the emulator, over a copy of the
+// fixture table, and fails tb unless both give the same CSV bytes.
+var crossCheck func(tb testing.TB, db *sql.DB, el *Element, schema Schema, opts Options, v Values)
 
 // checkCompiled is CheckSelect for our own output, which has parameters.
 func (p duckParser) checkCompiled(q string) error {
