@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 type iamPolicy struct {
@@ -58,27 +61,42 @@ func TestAWSPolicies(t *testing.T) {
 	bucket, prefix, _ := strings.Cut(loc, "/")
 	bucketARN, objectsARN := "arn:aws:s3:::"+bucket, "arn:aws:s3:::"+bucket+"/"+prefix+"*"
 
-	for _, name := range []string{"exportd-policy.json", "snowflake-unload-policy.json"} {
-		var actions []string
-		for _, st := range readPolicy(t, name).Statement {
-			for _, r := range st.Resource {
-				if strings.HasPrefix(r, "arn:aws:s3:::") && r != bucketARN && r != objectsARN {
-					t.Errorf("aws/%s: resource %s is neither %s nor %s", name, r, bucketARN, objectsARN)
-				}
-			}
-			for _, a := range st.Action {
-				if strings.Contains(a, "*") {
-					t.Errorf("aws/%s: wildcard action %s", name, a)
-				}
-				actions = append(actions, a)
+	var actions []string
+	for _, st := range readPolicy(t, "exportd-policy.json").Statement {
+		for _, r := range st.Resource {
+			if strings.HasPrefix(r, "arn:aws:s3:::") && r != bucketARN && r != objectsARN {
+				t.Errorf("aws/exportd-policy.json: resource %s is neither %s nor %s", r, bucketARN, objectsARN)
 			}
 		}
-		if name == "snowflake-unload-policy.json" {
-			slices.Sort(actions)
-			if want := []string{"s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"}; !slices.Equal(actions, want) {
-				t.Errorf("aws/%s: actions %v, want %v", name, actions, want)
+		for _, a := range st.Action {
+			if strings.Contains(a, "*") {
+				t.Errorf("aws/exportd-policy.json: wildcard action %s", a)
+			}
+			actions = append(actions, a)
+		}
+	}
+
+	// Snowflake's role writes only the unload's staging files, under the
+	// destination's _claims/ (exportd reads them back and promotes them).
+	staging := stagingPrefix(t, cfg)
+	stagingARN := "arn:aws:s3:::" + bucket + "/" + staging + "*"
+	actions = nil
+	for _, st := range readPolicy(t, "snowflake-unload-policy.json").Statement {
+		for _, r := range st.Resource {
+			if r != bucketARN && r != stagingARN {
+				t.Errorf("aws/snowflake-unload-policy.json: resource %s is neither %s nor %s", r, bucketARN, stagingARN)
 			}
 		}
+		if r := st.Resource; slices.Equal(r, []string{bucketARN}) {
+			if p := st.Condition["StringLike"]["s3:prefix"]; !slices.Equal(p, []string{staging + "*"}) {
+				t.Errorf("aws/snowflake-unload-policy.json: listing limited to %v, want [%s*]", p, staging)
+			}
+		}
+		actions = append(actions, st.Action...)
+	}
+	slices.Sort(actions)
+	if want := []string{"s3:DeleteObject", "s3:GetBucketLocation", "s3:ListBucket", "s3:PutObject"}; !slices.Equal(actions, want) {
+		t.Errorf("aws/snowflake-unload-policy.json: actions %v, want %v", actions, want)
 	}
 
 	for _, name := range []string{"exportd-trust-policy-external-id.json", "snowflake-trust-policy.json"} {
@@ -131,7 +149,8 @@ func TestSnowflakeSQL(t *testing.T) {
 		"GRANT USAGE ON SCHEMA " + o.Database + "." + o.Schema + " TO ROLE " + o.Role + ";",
 		"GRANT USAGE ON INTEGRATION " + integration[1] + " TO ROLE " + o.Role + ";",
 		"GRANT ROLE " + o.Role + " TO USER " + o.User + ";",
-		"STORAGE_ALLOWED_LOCATIONS = ('" + cfg.Integrations["audit_archive"].S3.AllowedLocations[0] + "')",
+		"STORAGE_ALLOWED_LOCATIONS = ('s3://" + bucketOf(cfg) + "/" + stagingPrefix(t, cfg) + "')",
+		"CREATE STORAGE INTEGRATION IF NOT EXISTS " + cfg.Integrations["audit_archive"].S3.SnowflakeIntegration + "\n",
 	}, tables...)
 	if len(tables) == 0 {
 		t.Fatal("no schedule reads a table of the snowflake source")
@@ -144,4 +163,32 @@ func TestSnowflakeSQL(t *testing.T) {
 	if regexp.MustCompile(`(?i)GRANT\s+(ALL|OWNERSHIP)`).MatchString(sql) {
 		t.Error("snowflake/storage-integration.sql grants ALL or OWNERSHIP")
 	}
+}
+
+// stagingPrefix is the key prefix under which Snowflake unloads the
+// production schedules' staging files: the destination's _claims/. The
+// production schedules share one destination.
+func stagingPrefix(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	var prefix string
+	for _, s := range cfg.Schedules {
+		if s.Destination.Integration != "audit_archive" {
+			continue
+		}
+		p := s.Destination.Prefix + "/" + domain.ClaimsDir + "/"
+		if prefix != "" && p != prefix {
+			t.Fatalf("production schedules write under %s and %s: the unload policy names one staging prefix", prefix, p)
+		}
+		prefix = p
+	}
+	if prefix == "" {
+		t.Fatal("no production schedule writes to audit_archive")
+	}
+	return prefix
+}
+
+// bucketOf is the production archive's bucket.
+func bucketOf(cfg *config.Config) string {
+	b, _, _ := strings.Cut(strings.TrimPrefix(cfg.Integrations["audit_archive"].S3.AllowedLocations[0], "s3://"), "/")
+	return b
 }

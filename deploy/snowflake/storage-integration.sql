@@ -5,12 +5,15 @@
 
 -- 1. The storage integration: Snowflake assumes this role (see
 --    deploy/aws/snowflake-unload-policy.json) to write to the location.
+--    With unload: warehouse, Snowflake writes only staging files under the
+--    destination's _claims/ (exportd reads them back, checks the rows and
+--    promotes them itself), so the integration allows nothing else.
 CREATE STORAGE INTEGRATION IF NOT EXISTS EXPORTD_ARCHIVE
   TYPE = EXTERNAL_STAGE
   STORAGE_PROVIDER = 'S3'
   ENABLED = TRUE
   STORAGE_AWS_ROLE_ARN = 'arn:aws:iam::123456789012:role/snowflake-exportd-unload'
-  STORAGE_ALLOWED_LOCATIONS = ('s3://acme-audit-archive/sigma/');
+  STORAGE_ALLOWED_LOCATIONS = ('s3://acme-audit-archive/sigma/audit/_claims/');
 
 -- Its STORAGE_AWS_IAM_USER_ARN and STORAGE_AWS_EXTERNAL_ID go into the
 -- role's trust policy (deploy/aws/snowflake-trust-policy.json).
