@@ -236,6 +236,7 @@ type daemonFile struct {
 	Server       Server                  `yaml:"server"`
 	Runs         Runs                    `yaml:"runs"`
 	Signing      Signing                 `yaml:"signing"`
+	Notify       map[string]*Notifier    `yaml:"notify"`
 	Defaults     defaultsFile            `yaml:"defaults"`
 }
 
@@ -247,6 +248,7 @@ type defaultsFile struct {
 	Gzip               *bool       `yaml:"gzip"`
 	Retries            retriesFile `yaml:"retries"`
 	PauseAfterFailures *int        `yaml:"pause_after_failures"`
+	Notify             []string    `yaml:"notify"`
 }
 
 type retriesFile struct {
@@ -275,6 +277,8 @@ type scheduleFile struct {
 	Element            *workbook.Element `yaml:"element"`
 	Destination        *destinationFile  `yaml:"destination"`
 	Unload             string            `yaml:"unload"`
+	Notify             []string          `yaml:"notify"`
+	Alerts             []DataAlert       `yaml:"alerts"`
 }
 
 type windowFile struct {
