@@ -94,6 +94,8 @@ type App struct {
 
 	// signer signs a digest of every commit (config signing.private_key).
 	signer ed25519.PrivateKey
+	// notifier is the daemon's (none for a local run): data alerts.
+	notifier notifierHolder
 }
 
 // compiled is a schedule's element compiled for its source.
@@ -217,6 +219,9 @@ func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.Ele
 		}
 	}
 	if errs := a.checkUnload(ctx, s, full); len(errs) > 0 {
+		return errs
+	}
+	if errs := checkAlerts(s, full); len(errs) > 0 {
 		return errs
 	}
 	c := &compiled{sched: s, full: full}

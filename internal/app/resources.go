@@ -200,6 +200,7 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 			return q, nil
 		},
 	}
+	j.Tap = a.alertTap(s, c.full.Columns)
 	if s.Unload == config.UnloadWarehouse {
 		if j.Unload, err = warehouseUnload(s, src, c); err != nil {
 			return nil, nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/metrics"
+	"github.com/exportd/exportd/internal/notify"
 	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/server"
 	"github.com/exportd/exportd/internal/source"
@@ -101,6 +102,7 @@ type Daemon struct {
 
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
+	notifier *notify.Dispatcher
 }
 
 // DaemonOptions tune a daemon; the zero value is serve's.
@@ -129,6 +131,9 @@ func NewDaemon(a *App, o DaemonOptions) (*Daemon, error) {
 	}
 	d.metrics = metrics.New(d.registry, names)
 	d.metrics.SetBuildInfo(a.opts.Version)
+	if err := d.newNotifier(a); err != nil {
+		return nil, err
+	}
 	d.metrics.ConfigReloaded(true, time.Now())
 	d.onReload = func(ok bool) {
 		d.metrics.ConfigReloaded(ok, time.Now())
@@ -292,6 +297,7 @@ func (d *Daemon) finish(a *App, name string, st *scheduleState, fr FireResult) {
 		_ = d.sched.Pause(name)
 		d.metrics.SetPaused(name, true)
 		d.markPaused(name, p)
+		d.notifyPaused(name, p.Failures)
 	}
 }
 
@@ -319,6 +325,7 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.notifyUnit(r, res)
 	kept, herr := d.history.Add(r)
 	if herr != nil {
 		d.log.Warn("cannot record the run in the history file", zap.Error(herr))
@@ -605,6 +612,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// pauses not yet marked in the archive are marked, before anything
 	// fires.
 	d.syncPauses(ctx)
+	go d.watchMissing(runCtx)
 	// The catch-up at start runs beside the scheduler, not before it:
 	// after a long outage it can take hours, and meanwhile the other
 	// schedules keep their cron fires and file changes are reloaded. A cron

@@ -46,6 +46,7 @@ var goComments = map[string]string{
 	"github.com/exportd/exportd/internal/config.DuckDBOptions.Vars":                    "Vars are set as DuckDB variables (getvariable('name')) before Init runs. Values are strings; names are SQL identifiers. The daemon sets demo_end to the current time unless it is configured here.",
 	"github.com/exportd/exportd/internal/config.Duration":                              "Duration is a time.Duration written as a Go duration with two more units, d (24h) and y (365d): \"90d\", \"5y\", \"2h30m\", \"1d12h\".",
 	"github.com/exportd/exportd/internal/config.ElementError":                          "ElementError is a problem the element checker (the workbook compiler) found.",
+	"github.com/exportd/exportd/internal/config.ElementError.Path":                     "Path, when set, places the problem outside element: a path from the schedule file's root, e.g. alerts[0].when.",
 	"github.com/exportd/exportd/internal/config.Error":                                 "Error is one located problem in a config or schedule file.",
 	"github.com/exportd/exportd/internal/config.Error.Export":                          "Export is the schedule's name as written in the file (\"\" for the daemon config, or when the file has no usable name).",
 	"github.com/exportd/exportd/internal/config.Errors":                                "Errors is every problem Load found, sorted by file, line and column.",

@@ -400,6 +400,9 @@ func (l *loader) checkElement(cfg *Config, f *fileState, s *Schedule) {
 		if ee.Field != "" {
 			path += "." + ee.Field
 		}
+		if ee.Path != "" {
+			path = ee.Path
+		}
 		l.errorf(f, path, "%s", ee.Msg)
 	}
 }

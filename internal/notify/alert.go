@@ -37,9 +37,9 @@ func CompileAlerts(alerts []config.DataAlert, cols []workbook.OutputColumn) ([]*
 type Hit struct {
 	Alert string
 	// Rows is the number of rows meeting the condition; First is the
-	// first of them (header name → value).
+	// first of them, as "column=value" in column order.
 	Rows  int64
-	First map[string]string
+	First []string
 }
 
 // Watch evaluates data alerts on the CSV bytes of an export as they are
@@ -151,10 +151,10 @@ func (w *Watch) endRecord() {
 		h := &w.hits[i]
 		h.Rows++
 		if h.First == nil {
-			h.First = map[string]string{}
+			h.First = make([]string, 0, len(rec))
 			for j, v := range rec {
 				if j < len(w.header) {
-					h.First[w.header[j]] = v
+					h.First = append(h.First, w.header[j]+"="+v)
 				}
 			}
 		}

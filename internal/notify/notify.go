@@ -90,6 +90,7 @@ type Options struct {
 type Dispatcher struct {
 	opts      Options
 	log       *zap.Logger
+	cfgMu     sync.RWMutex
 	targets   map[string]*target
 	schedules map[string][]string
 	queue     chan job
@@ -147,19 +148,8 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *zap.Logger, opts Op
 			Help: "Notifications delivered, by notifier and event kind."},
 			[]string{"notifier", "kind"}),
 	}
-	for name, n := range cfg.Notify {
-		s, err := newSender(n, opts.RootCAs)
-		if err != nil {
-			return nil, fmt.Errorf("notify.%s: %w", name, err)
-		}
-		rl := time.Duration(n.RateLimit)
-		if rl == 0 {
-			rl = defaultRateLimit
-		}
-		d.targets[name] = &target{name: name, kind: n.Type, rateLimit: rl, s: s}
-	}
-	for _, s := range cfg.Schedules {
-		d.schedules[s.Name] = s.Notify
+	if err := d.Update(cfg); err != nil {
+		return nil, err
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{d.attempts, d.dropped, d.limited, d.delivered} {
@@ -177,13 +167,39 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *zap.Logger, opts Op
 	return d, nil
 }
 
+// Update takes the notifiers and schedules of a reloaded config. Events
+// already queued go to the notifiers they were queued for.
+func (d *Dispatcher) Update(cfg *config.Config) error {
+	targets, schedules := map[string]*target{}, map[string][]string{}
+	for name, n := range cfg.Notify {
+		s, err := newSender(n, d.opts.RootCAs)
+		if err != nil {
+			return fmt.Errorf("notify.%s: %w", name, err)
+		}
+		rl := time.Duration(n.RateLimit)
+		if rl == 0 {
+			rl = defaultRateLimit
+		}
+		targets[name] = &target{name: name, kind: n.Type, rateLimit: rl, s: s}
+	}
+	for _, s := range cfg.Schedules {
+		schedules[s.Name] = s.Notify
+	}
+	d.cfgMu.Lock()
+	d.targets, d.schedules = targets, schedules
+	d.cfgMu.Unlock()
+	return nil
+}
+
 // Notify queues e for the notifiers of its schedule. It never blocks: a
 // full queue drops the event and counts it.
 func (d *Dispatcher) Notify(e Event) {
 	if d == nil {
 		return
 	}
-	names := d.schedules[e.Schedule]
+	d.cfgMu.RLock()
+	names, targets := d.schedules[e.Schedule], d.targets
+	d.cfgMu.RUnlock()
 	if len(names) == 0 {
 		return
 	}
@@ -195,7 +211,7 @@ func (d *Dispatcher) Notify(e Event) {
 	}
 	var ts []*target
 	for _, n := range names {
-		t := d.targets[n]
+		t := targets[n]
 		if t == nil || !d.allow(t, e) {
 			continue
 		}

@@ -204,7 +204,9 @@ type session struct {
 	m    mail
 }
 
-func (s *mailSink) NewSession(c *smtp.Conn) (smtp.Session, error) { return &session{sink: s, conn: c}, nil }
+func (s *mailSink) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{sink: s, conn: c}, nil
+}
 
 func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (s *session) Auth(mech string) (sasl.Server, error) {
