@@ -127,3 +127,92 @@ func TestDataAlertBadConditionIsLocated(t *testing.T) {
 		}
 	}
 }
+
+// TestPauseAndFailureNotified: a schedule that fails after its retries
+// tells its webhook each time, and once paused after
+// pause_after_failures consecutive failures tells it that too.
+func TestPauseAndFailureNotified(t *testing.T) {
+	const secret = "pause-webhook-secret"
+	var (
+		mu     sync.Mutex
+		events []notify.Event
+		bad    []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err := notify.Verify([]byte(secret), r.Header.Get(notify.SignatureHeader), r.Header.Get(notify.TimestampHeader), body, time.Now(), time.Minute); err != nil {
+			bad = append(bad, err.Error())
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var e notify.Event
+		_ = json.Unmarshal(body, &e)
+		events = append(events, e)
+	}))
+	defer srv.Close()
+	cfg := demoDir(t)
+	t.Setenv("EXPORTD_TEST_HOOK_SECRET", secret)
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, []byte("\nnotify:\n  ops:\n    type: webhook\n    url: "+srv.URL+"\n    secret: ${EXPORTD_TEST_HOOK_SECRET}\n")...)
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	schedDir := filepath.Join(filepath.Dir(cfg), "..", "schedules")
+	failing := `name: broken
+source: demo
+cron: "0 * * * *"
+pause_after_failures: 2
+retries: {attempts: 1}
+notify: [ops]
+element:
+  from: {sql: "SELECT REQUEST_ID, error('the warehouse is down') AS BOOM FROM AUDIT_LOGS"}
+destination: {integration: local, prefix: pause}
+`
+	if err := os.WriteFile(filepath.Join(schedDir, "broken.yaml"), []byte(failing), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	d := serving(t, a, app.DaemonOptions{WatchInterval: -1})
+	for range 2 {
+		if _, err := d.RunNow(context.Background(), app.RunNowRequest{Schedule: "broken", Wait: true}); err == nil {
+			t.Fatal("the broken schedule ran")
+		}
+		now = now.Add(time.Hour)
+	}
+	waitFor(t, "the pause notification", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(events) >= 3 || len(bad) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Fatalf("receiver refused: %v", bad)
+	}
+	kinds := map[string]int{}
+	for _, e := range events {
+		kinds[e.Kind]++
+		if e.Schedule != "broken" {
+			t.Errorf("event of %q", e.Schedule)
+		}
+		if e.Kind == notify.KindRunFailed && !strings.Contains(e.Error, "the warehouse is down") {
+			t.Errorf("failure event without the error: %+v", e)
+		}
+		if e.Kind == notify.KindPaused && e.Failures != 2 {
+			t.Errorf("pause event = %+v", e)
+		}
+	}
+	if kinds[notify.KindPaused] != 1 || kinds[notify.KindRunFailed] != 2 {
+		t.Errorf("events by kind = %v", kinds)
+	}
+}
