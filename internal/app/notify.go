@@ -143,14 +143,23 @@ func (d *Daemon) checkMissing(ctx context.Context) {
 			d.log.Warn("cannot look for missing windows", zap.String("schedule", s.Name), zap.Error(err))
 			continue
 		}
+		var missing []server.WindowStatus
 		for _, w := range ws {
-			if w.State != server.WindowMissing || now.Before(w.Window.End.Add(time.Duration(s.Window.Lag)+missingGrace)) {
-				continue
+			if w.State == server.WindowMissing && !now.Before(w.Window.End.Add(time.Duration(s.Window.Lag)+missingGrace)) {
+				missing = append(missing, w)
 			}
-			d.notifier.Notify(notify.Event{Kind: notify.KindWindowMissing, Schedule: s.Name, Key: w.ID,
-				Window:  w.Window.Start.Format(time.RFC3339) + "/" + w.Window.End.Format(time.RFC3339),
-				Summary: fmt.Sprintf("window %s is missing from the archive past its lag; run it now or check the failed runs", w.ID)})
 		}
+		if len(missing) == 0 {
+			continue
+		}
+		// One event per schedule, keyed by its oldest missing window: a
+		// backlog is one notification, repeated per rate_limit until the
+		// oldest window is archived.
+		first, last := missing[0], missing[len(missing)-1]
+		d.notifier.Notify(notify.Event{Kind: notify.KindWindowMissing, Schedule: s.Name, Key: first.ID,
+			Window: first.Window.Start.Format(time.RFC3339) + "/" + first.Window.End.Format(time.RFC3339),
+			Summary: fmt.Sprintf("%d window(s) missing from the archive past their lag, oldest %s, newest %s; run them now or check the failed runs",
+				len(missing), first.ID, last.ID)})
 	}
 }
 
