@@ -91,6 +91,8 @@ type App struct {
 
 	// signer signs a digest of every commit (config signing.private_key).
 	signer ed25519.PrivateKey
+	// notifier is the daemon's (none for a local run): data alerts.
+	notifier notifierHolder
 }
 
 // Load reads and checks the configuration, opening the sources that are
@@ -182,6 +184,9 @@ func (a *App) Close() error {
 func (a *App) checkElement(ctx context.Context, s *config.Schedule) []config.ElementError {
 	c, errs := a.compiler.Element(ctx, s)
 	if len(errs) > 0 {
+		return errs
+	}
+	if errs := checkAlerts(s, c.Full); len(errs) > 0 {
 		return errs
 	}
 	a.mu.Lock()

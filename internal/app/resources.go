@@ -180,6 +180,7 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 		Logger: a.log, Signer: a.signer,
 		Query: c.Query,
 	}
+	j.Tap = a.alertTap(s, c.Full.Columns)
 	if s.Unload == config.UnloadWarehouse {
 		if j.Unload, err = compile.WarehouseUnload(s, src, c); err != nil {
 			return nil, nil, err

@@ -49,7 +49,9 @@ type Config struct {
 	Server       Server                  `yaml:"server" json:"server"`
 	Runs         Runs                    `yaml:"runs" json:"runs"`
 	Signing      Signing                 `yaml:"signing,omitempty" json:"signing"`
-	Defaults     Defaults                `yaml:"defaults" json:"defaults"`
+	// Notify are the named notifiers schedules send events to.
+	Notify   map[string]*Notifier `yaml:"notify,omitempty" json:"notify,omitempty"`
+	Defaults Defaults             `yaml:"defaults" json:"defaults"`
 
 	// Schedules are all schedule files, sorted by name.
 	Schedules []*Schedule `yaml:"schedules" json:"schedules"`
@@ -415,6 +417,9 @@ type Defaults struct {
 	// failed runs (resume over the API); 0 never pauses. Default 10, as
 	// in Sigma.
 	PauseAfterFailures int `yaml:"pause_after_failures" json:"pause_after_failures"`
+	// Notify names the notifiers a schedule tells of failed runs, pauses,
+	// lost and missing windows and data alerts, unless it sets its own.
+	Notify []string `yaml:"notify,omitempty" json:"notify,omitempty"`
 }
 
 // Schedule is one export: a workbook element run on a source at cron
@@ -463,6 +468,10 @@ type Schedule struct {
 	OnSchemaChange     SchemaChange `yaml:"on_schema_change" json:"on_schema_change"`
 	Retries            Retries      `yaml:"retries" json:"retries"`
 	PauseAfterFailures int          `yaml:"pause_after_failures" json:"pause_after_failures"`
+	// Notify names the notifiers of this schedule; default defaults.notify.
+	Notify []string `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// Alerts are data alerts: conditions over the exported rows.
+	Alerts []DataAlert `yaml:"alerts,omitempty" json:"alerts,omitempty"`
 
 	// Element is the workbook element, decoded strictly; the compiler
 	// checks it (LoadOptions.CheckElement).

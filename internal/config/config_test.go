@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestLoadGood(t *testing.T) {
 	}
 	wantDefaults := Defaults{Timezone: "UTC", Location: time.UTC, CatchUp: CatchUpAll, Condition: ConditionAlways,
 		OnSchemaChange: SchemaChangeFail, Retries: Retries{3, DefaultRetryInitial, DefaultRetryMax}, PauseAfterFailures: 10}
-	if cfg.Defaults != wantDefaults {
+	if !reflect.DeepEqual(cfg.Defaults, wantDefaults) {
 		t.Errorf("defaults = %+v, want %+v", cfg.Defaults, wantDefaults)
 	}
 
@@ -256,7 +257,7 @@ func TestMutations(t *testing.T) {
 			want: []string{sched + `:2:9: export "logins": source: unknown source "demo"; defined sources: demo_old, warehouse`}},
 		{name: "no sources at all", mutate: func(tr *tree) { tr.cfg("sources:", "sources: {}\nold_sources:") },
 			want: []string{
-				`exportd.yaml:4:1: unknown field "old_sources"; valid fields: state_dir, schedules_dir, instance_id, sources, integrations, server, runs, signing, defaults`,
+				`exportd.yaml:4:1: unknown field "old_sources"; valid fields: state_dir, schedules_dir, instance_id, sources, integrations, server, runs, signing, notify, defaults`,
 				sched + `:2:9: export "logins": source: no sources are defined in exportd.yaml; add one under sources`,
 			}},
 		{name: "unknown integration", mutate: func(tr *tree) { tr.schedule("integration: local", "integration: loca") },
@@ -417,7 +418,7 @@ func TestMutations(t *testing.T) {
 		{name: "sources unreadable, schedules quiet", mutate: func(tr *tree) { tr.cfg("sources:", "sources: [demo]\nold_sources:") },
 			want: []string{
 				`exportd.yaml:3:10: sources: must be a mapping, not a list`,
-				`exportd.yaml:4:1: unknown field "old_sources"; valid fields: state_dir, schedules_dir, instance_id, sources, integrations, server, runs, signing, defaults`,
+				`exportd.yaml:4:1: unknown field "old_sources"; valid fields: state_dir, schedules_dir, instance_id, sources, integrations, server, runs, signing, notify, defaults`,
 			}},
 		{name: "defaults timezone invalid, schedules quiet", mutate: func(tr *tree) {
 			tr.cfg("server:", "defaults: {timezone: Mars/Base}\nserver:")

@@ -93,6 +93,7 @@ func (l *loader) daemon(path string, data []byte) *Config {
 		Server:       raw.Server,
 		Runs:         raw.Runs,
 		Signing:      raw.Signing,
+		Notify:       raw.Notify,
 		doc:          f.doc,
 	}
 	if cfg.Sources == nil {
@@ -133,6 +134,7 @@ func (l *loader) daemon(path string, data []byte) *Config {
 	}
 	loopback := l.checkServer(f, cfg)
 	l.checkRuns(f, cfg)
+	l.checkNotifiers(f, cfg)
 	l.checkDefaults(f, cfg, &raw.Defaults)
 	l.resolveSecrets(f, cfg, loopback)
 	l.checkSigning(f, cfg)
@@ -504,6 +506,8 @@ func (l *loader) checkDefaults(f *fileState, cfg *Config, raw *defaultsFile) {
 			l.errorf(f, "defaults.pause_after_failures", "must not be negative (0 never pauses)")
 		}
 	}
+	d.Notify = raw.Notify
+	l.checkNotifyRefs(f, cfg, "defaults.notify", raw.Notify)
 }
 
 var (

@@ -93,6 +93,9 @@ func (es Errors) sort() {
 // found. Field is the path under element ("columns[1].formula", "" for the
 // element as a whole); Load places the message at that position.
 type ElementError struct {
+	// Path, when set, places the problem outside element: a path from the
+	// schedule file's root, e.g. alerts[0].when.
+	Path  string
 	Field string
 	Msg   string
 }

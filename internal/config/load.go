@@ -236,6 +236,7 @@ type daemonFile struct {
 	Server       Server                  `yaml:"server"`
 	Runs         Runs                    `yaml:"runs"`
 	Signing      Signing                 `yaml:"signing"`
+	Notify       map[string]*Notifier    `yaml:"notify"`
 	Defaults     defaultsFile            `yaml:"defaults"`
 }
 
@@ -247,6 +248,7 @@ type defaultsFile struct {
 	Gzip               *bool       `yaml:"gzip"`
 	Retries            retriesFile `yaml:"retries"`
 	PauseAfterFailures *int        `yaml:"pause_after_failures"`
+	Notify             []string    `yaml:"notify"`
 }
 
 type retriesFile struct {
@@ -275,6 +277,8 @@ type scheduleFile struct {
 	Element            *workbook.Element `yaml:"element"`
 	Destination        *destinationFile  `yaml:"destination"`
 	Unload             string            `yaml:"unload"`
+	Notify             []string          `yaml:"notify"`
+	Alerts             []DataAlert       `yaml:"alerts"`
 }
 
 type windowFile struct {
@@ -395,6 +399,9 @@ func (l *loader) checkElement(cfg *Config, f *fileState, s *Schedule) {
 		path := "element"
 		if ee.Field != "" {
 			path += "." + ee.Field
+		}
+		if ee.Path != "" {
+			path = ee.Path
 		}
 		l.errorf(f, path, "%s", ee.Msg)
 	}

@@ -148,6 +148,17 @@ func (l *loader) checkSchedule(cfg *Config, f *fileState, raw *scheduleFile) *Sc
 			l.errorf(f, "pause_after_failures", "must not be negative (0 never pauses)")
 		}
 	}
+	s.Notify = d.Notify
+	if raw.Notify != nil {
+		s.Notify = raw.Notify
+		l.checkNotifyRefs(f, cfg, "notify", raw.Notify)
+	}
+	s.Alerts = raw.Alerts
+	for i, a := range raw.Alerts {
+		if a.When == "" {
+			l.errorf(f, indexPath("alerts", i)+".when", "missing; write a condition over the output columns, e.g. when: [Failure] > 100")
+		}
+	}
 
 	if raw.Element == nil {
 		l.errorf(f, "element", "missing; describe the export: element: {from: {table: AUDIT_LOGS}, columns: [...]}")

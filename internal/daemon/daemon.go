@@ -24,6 +24,7 @@ import (
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/metrics"
+	"github.com/exportd/exportd/internal/notify"
 	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/server"
 	"github.com/exportd/exportd/internal/source"
@@ -41,6 +42,8 @@ type Loaded interface {
 	FireFor(j *export.Job, s *config.Schedule) *export.Fire
 	// Store opens (once) the store of an integration and bucket.
 	Store(ctx context.Context, integration, bucket string) (archive.Store, *archive.Archive, error)
+	// SetNotifier hands it the daemon's notifier (data alerts).
+	SetNotifier(n *notify.Dispatcher)
 	Close() error
 }
 
@@ -118,6 +121,9 @@ type Daemon struct {
 
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
+	// notifier tells of failed runs, pauses, lost and missing windows and
+	// data alerts (the configuration's notify targets).
+	notifier *notify.Dispatcher
 }
 
 // Options configure New.
@@ -165,6 +171,9 @@ func New(a Loaded, o Options) (*Daemon, error) {
 	}
 	d.metrics = metrics.New(d.registry, names)
 	d.metrics.SetBuildInfo(o.Version)
+	if err := d.newNotifier(a); err != nil {
+		return nil, err
+	}
 	d.metrics.ConfigReloaded(true, time.Now())
 	d.onReload = func(ok bool) {
 		d.metrics.ConfigReloaded(ok, time.Now())
@@ -328,6 +337,7 @@ func (d *Daemon) finish(a Loaded, name string, st *scheduleState, fr export.Fire
 		_ = d.sched.Pause(name)
 		d.metrics.SetPaused(name, true)
 		d.markPaused(name, p)
+		d.notifyPaused(name, p.Failures)
 	}
 }
 
@@ -355,6 +365,7 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.notifyUnit(r, res)
 	kept, herr := d.history.Add(r)
 	if herr != nil {
 		d.log.Warn("cannot record the run in the history file", zap.Error(herr))

@@ -38,6 +38,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	oldRefs := d.appRefs[old]
 	d.app = na
 	d.appRefs[na] = &sync.WaitGroup{}
+	d.notifyReloaded(na)
 	for _, s := range na.Config().Schedules {
 		if d.states[s.Name] == nil {
 			d.states[s.Name] = &scheduleState{}
@@ -76,6 +77,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // closes it.
 func (d *Daemon) Close() error {
 	d.closing.Wait()
+	d.closeNotifier()
 	d.mu.Lock()
 	cur := d.app
 	d.mu.Unlock()

@@ -112,6 +112,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Every loop of the daemon starts here with wg.Go and ends with
 		// loops. The archive-wide daily digest: at start, then hourly.
 		wg.Go(func() { d.dailyDigests(loops) })
+		// Windows missing from the archive past their lag, for the
+		// schedules with notifiers.
+		wg.Go(func() { every(loops, missingEvery, func() { d.checkMissing(loops) }) })
 		// SIGHUP reloads the configuration (validated first).
 		wg.Go(func() {
 			for {

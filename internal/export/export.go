@@ -72,6 +72,9 @@ type Job struct {
 	// written in the archive when it first appears or changes, and every
 	// manifest names the version it was produced under.
 	Definition *archive.DefinitionSpec
+	// Tap, when set, gives a Tap for each streamed upload attempt of a
+	// unit (not for warehouse unloads).
+	Tap func(u domain.Unit) Tap
 }
 
 // Result says what a run did.
@@ -232,7 +235,9 @@ func (j *Job) run(ctx context.Context, u domain.Unit, attempt, rev int, supersed
 	if j.Unload != nil {
 		return j.unload(runCtx, claim, m, u, attempt, start, &committed, res, log)
 	}
-	info, stats, qres, err := j.upload(runCtx, sq, obj, u)
+	tap := j.tap(u)
+	info, stats, qres, err := j.upload(runCtx, sq, obj, u, tap)
+	tapDone(tap, err == nil)
 	if errors.Is(err, archive.ErrExists) {
 		// The object is there without a manifest: an earlier run of this
 		// unit wrote it and died or failed before committing. Complete it.
@@ -301,7 +306,7 @@ func (j *Job) putOptions(u domain.Unit, contentType, encoding string) archive.Pu
 
 // upload streams the query's CSV into the store. The store sees the bytes
 // through a pipe; a failing query fails the pipe, so no object appears.
-func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u domain.Unit) (archive.ObjectInfo, render.Stats, source.Result, error) {
+func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u domain.Unit, tap Tap) (archive.ObjectInfo, render.Stats, source.Result, error) {
 	opts := j.putOptions(u, obj.ContentType, obj.ContentEncoding)
 	if sp, ok := j.Archive.Store.(archive.StreamPutter); ok {
 		// A local store takes the bytes directly: no pipe, no extra copy.
@@ -310,7 +315,7 @@ func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u 
 		var qerr error
 		info, err := sp.PutStream(ctx, obj.Key, opts, func(w io.Writer) error {
 			sink = render.NewSink(w, render.Options{Gzip: j.Gzip})
-			res, err := j.Source.ExportCSV(ctx, q, sink)
+			res, err := j.Source.ExportCSV(ctx, q, withTap(sink, tap))
 			if err != nil {
 				qerr = fmt.Errorf("query: %w", err)
 				return qerr
@@ -340,7 +345,7 @@ func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u 
 		done <- putResult{info, err}
 	}()
 	sink := render.NewSink(pw, render.Options{Gzip: j.Gzip})
-	res, qerr := j.Source.ExportCSV(ctx, q, sink)
+	res, qerr := j.Source.ExportCSV(ctx, q, withTap(sink, tap))
 	if qerr == nil {
 		qerr = sink.Close()
 	}
