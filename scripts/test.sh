@@ -49,5 +49,11 @@ for target in $(grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1
 done
 
 echo "== benchmarks (smoke: one iteration each)"
-go test -run '^$' -bench . -benchtime 1x -short ./... | grep -E '^(Benchmark|ok|FAIL|---)' || true
+set +e
+go test -run '^$' -bench . -benchtime 1x -short ./... > "$out/bench.txt" 2>&1
+bench_status=$?
+set -e
+grep -E '^(Benchmark|ok|FAIL|---)' "$out/bench.txt" || true
+# A benchmark that fails (or leaks goroutines) fails the suite like a test.
+[ "$bench_status" -eq 0 ] || { grep -vE '^(Benchmark|ok|---)' "$out/bench.txt" | tail -60; echo "benchmarks failed (exit $bench_status)"; exit "$bench_status"; }
 echo "all tests passed"

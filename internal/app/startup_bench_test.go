@@ -107,7 +107,9 @@ destination: {integration: local, prefix: p}
 				}
 			}
 		}
-		runtime.KeepAlive(dm)
+		// Close stops what the daemon started (its notification
+		// dispatcher) before the app it runs on.
+		dm.Close()
 		a.Close()
 		return d, rss
 	}
