@@ -24,38 +24,9 @@ import (
 // stricter one does not; the webhook receiver checks each signature.
 func TestDataAlertOnTheDemo(t *testing.T) {
 	const secret = "demo-webhook-secret"
-	var (
-		mu     sync.Mutex
-		events []notify.Event
-		bad    []string
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		if err := notify.Verify([]byte(secret), r.Header.Get(notify.SignatureHeader), r.Header.Get(notify.TimestampHeader), body, time.Now(), time.Minute); err != nil {
-			bad = append(bad, err.Error())
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		var e notify.Event
-		if err := json.Unmarshal(body, &e); err != nil {
-			bad = append(bad, err.Error())
-		}
-		events = append(events, e)
-	}))
-	defer srv.Close()
-
-	cfg := demoDir(t)
-	t.Setenv("EXPORTD_TEST_HOOK_SECRET", secret)
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = append(data, []byte("\nnotify:\n  ops:\n    type: webhook\n    url: "+srv.URL+"/exportd\n    secret: ${EXPORTD_TEST_HOOK_SECRET}\n")...)
-	if err := os.WriteFile(cfg, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rcv := newSignedReceiver(t, secret)
+	cfg := demoWithWebhook(t, secret, rcv.url)
+	mu, events, bad := &rcv.mu, &rcv.events, &rcv.bad
 	sched := filepath.Join(filepath.Dir(cfg), "..", "schedules", "daily-login-activity.yaml")
 	sdata, err := os.ReadFile(sched)
 	if err != nil {
@@ -85,18 +56,18 @@ alerts:
 	if rec.Rows < 80 {
 		t.Fatalf("run = %+v, want ~90 daily rows", rec)
 	}
-	waitFor(t, "the data alert", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) > 0 || len(bad) > 0 })
+	waitFor(t, "the data alert", func() bool { mu.Lock(); defer mu.Unlock(); return len(*events) > 0 || len(*bad) > 0 })
 	// Give a wrongly firing second alert the time to arrive too.
 	time.Sleep(200 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(bad) > 0 {
-		t.Fatalf("receiver refused: %v", bad)
+	if len(*bad) > 0 {
+		t.Fatalf("receiver refused: %v", *bad)
 	}
-	if len(events) != 1 {
-		t.Fatalf("events = %+v, want only the spike alert", events)
+	if len(*events) != 1 {
+		t.Fatalf("events = %+v, want only the spike alert", *events)
 	}
-	e := events[0]
+	e := (*events)[0]
 	if e.Kind != notify.KindDataAlert || e.Schedule != "daily-login-activity" || e.Rows != 1 ||
 		!strings.Contains(e.Summary, `"failed-login spike"`) || !strings.Contains(e.Summary, "Day of Request Time=2026-10-10") {
 		t.Fatalf("event = %+v", e)
@@ -133,35 +104,9 @@ func TestDataAlertBadConditionIsLocated(t *testing.T) {
 // pause_after_failures consecutive failures tells it that too.
 func TestPauseAndFailureNotified(t *testing.T) {
 	const secret = "pause-webhook-secret"
-	var (
-		mu     sync.Mutex
-		events []notify.Event
-		bad    []string
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		if err := notify.Verify([]byte(secret), r.Header.Get(notify.SignatureHeader), r.Header.Get(notify.TimestampHeader), body, time.Now(), time.Minute); err != nil {
-			bad = append(bad, err.Error())
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		var e notify.Event
-		_ = json.Unmarshal(body, &e)
-		events = append(events, e)
-	}))
-	defer srv.Close()
-	cfg := demoDir(t)
-	t.Setenv("EXPORTD_TEST_HOOK_SECRET", secret)
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = append(data, []byte("\nnotify:\n  ops:\n    type: webhook\n    url: "+srv.URL+"\n    secret: ${EXPORTD_TEST_HOOK_SECRET}\n")...)
-	if err := os.WriteFile(cfg, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rcv := newSignedReceiver(t, secret)
+	cfg := demoWithWebhook(t, secret, rcv.url)
+	mu, events, bad := &rcv.mu, &rcv.events, &rcv.bad
 	schedDir := filepath.Join(filepath.Dir(cfg), "..", "schedules")
 	failing := `name: broken
 source: demo
@@ -192,15 +137,15 @@ destination: {integration: local, prefix: pause}
 	waitFor(t, "the pause notification", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(events) >= 3 || len(bad) > 0
+		return len(*events) >= 3 || len(*bad) > 0
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(bad) > 0 {
-		t.Fatalf("receiver refused: %v", bad)
+	if len(*bad) > 0 {
+		t.Fatalf("receiver refused: %v", *bad)
 	}
 	kinds := map[string]int{}
-	for _, e := range events {
+	for _, e := range *events {
 		kinds[e.Kind]++
 		if e.Schedule != "broken" {
 			t.Errorf("event of %q", e.Schedule)
@@ -215,4 +160,53 @@ destination: {integration: local, prefix: pause}
 	if kinds[notify.KindPaused] != 1 || kinds[notify.KindRunFailed] != 2 {
 		t.Errorf("events by kind = %v", kinds)
 	}
+}
+
+// signedReceiver is a webhook receiver on 127.0.0.1 that keeps the events
+// whose HMAC signature checks out and the reasons it refused the others.
+type signedReceiver struct {
+	url    string
+	mu     sync.Mutex
+	events []notify.Event
+	bad    []string
+}
+
+func newSignedReceiver(t *testing.T, secret string) *signedReceiver {
+	t.Helper()
+	rcv := &signedReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		if err := notify.Verify([]byte(secret), r.Header.Get(notify.SignatureHeader), r.Header.Get(notify.TimestampHeader), body, time.Now(), time.Minute); err != nil {
+			rcv.bad = append(rcv.bad, err.Error())
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var e notify.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			rcv.bad = append(rcv.bad, err.Error())
+		}
+		rcv.events = append(rcv.events, e)
+	}))
+	t.Cleanup(srv.Close)
+	rcv.url = srv.URL + "/exportd"
+	return rcv
+}
+
+// demoWithWebhook is a demo config whose notifier ops posts to url,
+// signed with secret (given as an environment reference).
+func demoWithWebhook(t *testing.T, secret, url string) string {
+	t.Helper()
+	cfg := demoDir(t)
+	t.Setenv("EXPORTD_TEST_HOOK_SECRET", secret)
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, []byte("\nnotify:\n  ops:\n    type: webhook\n    url: "+url+"\n    secret: ${EXPORTD_TEST_HOOK_SECRET}\n")...)
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
