@@ -83,10 +83,17 @@ type scheduleState struct {
 	pause               daemonstate.Pause // why and since when, while paused
 	consecutiveFailures int
 	lastRun             *RunRecord
-	// freshness is the end of the last archived window (or the logical
-	// time of the last snapshot).
+	// freshness is the end of the last window this daemon found archived
+	// (or the logical time of the last snapshot).
 	freshness time.Time
-	lost      int
+	// archive is what the schedule's archive says: freshness, lost
+	// windows, the newest commits, whoever made them.
+	archive daemonstate.ArchiveState
+	// absent are windows read from the archive and not committed then
+	// (forgotten when a refresh may have missed commits); probes are the
+	// claims of uncommitted windows, looked at a moment ago.
+	absent map[string]bool
+	probes map[string]claimProbe
 }
 
 // Daemon is `exportd serve`: the scheduler over the current configuration,
@@ -145,6 +152,10 @@ type Tuning struct {
 	// for a resume by another daemon (0: DefaultPauseSyncInterval;
 	// negative: only at start).
 	PauseSyncInterval time.Duration
+	// ArchiveRefreshInterval is how often each schedule's state is read
+	// again from its archive, to show what other daemons committed (0:
+	// DefaultArchiveRefreshInterval; negative: only at start).
+	ArchiveRefreshInterval time.Duration
 	// Listener, when set, serves the HTTP API instead of binding
 	// server.listen (tests pass 127.0.0.1:0).
 	Listener net.Listener
@@ -385,8 +396,8 @@ func (d *Daemon) record(name, trigger string, res export.Result, err error) RunR
 			st.freshness = end
 		}
 	}
-	if r.Outcome == domain.OutcomeLost {
-		st.lost++
+	if r.ManifestKey != "" && (r.Outcome == domain.OutcomeExported || r.Outcome == domain.OutcomeSkipped || r.Outcome == domain.OutcomeLost) {
+		st.committed(res.Unit, r.Outcome, r.ManifestKey, r.Key)
 	}
 	return r
 }
@@ -408,11 +419,24 @@ func failureReason(err error) string {
 
 func (d *Daemon) scheduleNames() []string { return d.app.Config().ScheduleNames() }
 
-// Runs returns the newest runs first, of one schedule or all ("").
+// Runs returns the newest runs first, of one schedule or all (""): those
+// of the local history (failed attempts and triggers included) and the
+// commits read from the archive (another replica's, `serve --once`'s or
+// a local `exportd run`'s), each commit once.
 func (d *Daemon) Runs(schedule string, limit int) []RunRecord {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.history.Runs(schedule, limit)
+	var fromArchive []RunRecord
+	if schedule != "" {
+		if st := d.states[schedule]; st != nil {
+			fromArchive = st.archive.Runs
+		}
+	} else {
+		for _, st := range d.states {
+			fromArchive = append(fromArchive, st.archive.Runs...)
+		}
+	}
+	return daemonstate.MergeRuns(d.history.Runs(schedule, limit), fromArchive, limit)
 }
 
 // Observer methods (schedule.Observer): the scheduler's view.
@@ -575,10 +599,13 @@ func (d *Daemon) Schedules() []ScheduleStatus {
 		}
 		ss := ScheduleStatus{Name: s.Name, Description: s.Description, Cron: s.Cron, Timezone: s.Location.String(),
 			Windowed: s.Window != nil, NextFire: next[s.Name], Freshness: st.freshness,
-			LostWindows: int64(st.lost), ConsecutiveFailures: st.consecutiveFailures, Paused: st.paused}
-		if st.lastRun != nil {
-			lr := *st.lastRun
-			ss.LastRun = &lr
+			LostWindows: int64(st.archive.Lost()), ConsecutiveFailures: st.consecutiveFailures, Paused: st.paused,
+			ArchiveRead: st.archive.Read}
+		if st.archive.Freshness.After(ss.Freshness) {
+			ss.Freshness = st.archive.Freshness
+		}
+		if lr := lastRun(st); lr != nil {
+			ss.LastRun = lr
 		}
 		if st.paused {
 			ss.Pause = &server.PauseInfo{Since: st.pause.Since, Reason: st.pause.Reason, By: st.pause.By}
@@ -596,6 +623,23 @@ func (d *Daemon) Schedules() []ScheduleStatus {
 		out = append(out, ss)
 	}
 	return out
+}
+
+// lastRun is the newer of the schedule's last run here and its newest
+// commit in the archive (a copy).
+func lastRun(st *scheduleState) *RunRecord {
+	var local []RunRecord
+	if st.lastRun != nil {
+		local = []RunRecord{*st.lastRun}
+	}
+	var archived []RunRecord
+	if len(st.archive.Runs) > 0 {
+		archived = st.archive.Runs[:1]
+	}
+	if merged := daemonstate.MergeRuns(local, archived, 1); len(merged) > 0 {
+		return &merged[0]
+	}
+	return nil
 }
 
 // FireCron fires a schedule at logical as its cron would (tests: the

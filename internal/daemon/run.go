@@ -109,6 +109,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if iv := orDefault(d.opts.WatchInterval, 5*time.Second); iv > 0 {
 			wg.Go(func() { d.watch(loops, iv) })
 		}
+		// Each schedule's state comes from its archive: read in the
+		// background at start (the API serves meanwhile), then refreshed.
+		wg.Go(func() {
+			d.LoadArchiveState(loops)
+			if iv := orDefault(d.opts.ArchiveRefreshInterval, DefaultArchiveRefreshInterval); iv > 0 {
+				every(loops, iv, func() { d.LoadArchiveState(loops) })
+			}
+		})
 		// Every loop of the daemon starts here with wg.Go and ends with
 		// loops. The archive-wide daily digest: at start, then hourly.
 		wg.Go(func() { d.dailyDigests(loops) })

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"time"
 
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/daemonstate"
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/server"
 )
@@ -16,8 +17,10 @@ import (
 // archived, skipped or lost; a claim without one says running; nothing at
 // all says missing. A snapshot schedule has no windows (nil, nil).
 //
-// It reads one manifest (or claim) per window, so the status page asks for
-// a bounded number of them.
+// The committed windows come from the schedule's archive state in memory.
+// A window it does not know (older than the commits read since start) is
+// read once, then remembered; a window not committed is probed for a claim
+// at most every claimProbeTTL.
 func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.WindowStatus, error) {
 	a, release := d.acquire()
 	defer release()
@@ -36,55 +39,88 @@ func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.Wind
 	if len(closed) > n {
 		closed = closed[len(closed)-n:]
 	}
-	j, _, err := a.Job(ctx, name)
+	store, _, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", server.ErrArchiveUnavailable, err)
 	}
-	out := make([]server.WindowStatus, 0, len(closed))
-	for _, w := range closed {
+	l := s.Layout()
+	out := make([]server.WindowStatus, len(closed))
+	var unknown, uncommitted []int
+	now := time.Now()
+	d.mu.Lock()
+	st := d.states[name]
+	if st == nil {
+		d.mu.Unlock()
+		return nil, fmt.Errorf("%w %q", ErrUnknownSchedule, name)
+	}
+	for i, w := range closed {
 		u := domain.Unit{Schedule: name, Window: w}
-		st := server.WindowStatus{ID: u.ID(), Window: server.Window{Start: w.Start.UTC(), End: w.End.UTC()}}
-		m, err := readManifest(ctx, j.Archive.Store, j.Layout, u)
-		switch {
-		case err == nil && m.Kind == domain.KindSkipped:
-			st.State = server.WindowSkipped
-		case err == nil && m.Kind == domain.KindLost:
-			st.State = server.WindowLost
-		case err == nil:
-			st.State = server.WindowArchived
-			if len(m.Objects) > 0 {
-				st.Key = m.Objects[0].Key
-			}
-		case errors.Is(err, archive.ErrNotFound):
-			st.State = server.WindowMissing
-			if _, err := j.Archive.Store.Stat(ctx, j.Layout.ClaimKey(u)); err == nil {
-				st.State = server.WindowRunning
-			} else if !errors.Is(err, archive.ErrNotFound) {
-				return nil, fmt.Errorf("%w: window %s: %w", server.ErrArchiveUnavailable, u.ID(), err)
-			}
-		default:
+		out[i] = server.WindowStatus{ID: u.ID(), Window: server.Window{Start: w.Start.UTC(), End: w.End.UTC()}}
+		if us, ok := st.archive.Units[u.ID()]; ok {
+			out[i].State, out[i].Key = us.State, us.Key
+			continue
+		}
+		if !st.archive.Complete && !st.absent[u.ID()] {
+			unknown = append(unknown, i)
+			continue
+		}
+		if p, ok := st.probes[u.ID()]; ok && now.Sub(p.at) < claimProbeTTL {
+			out[i].State = p.state
+			continue
+		}
+		uncommitted = append(uncommitted, i)
+	}
+	d.mu.Unlock()
+	for _, i := range unknown {
+		u := domain.Unit{Schedule: name, Window: closed[i]}
+		m, ok, err := daemonstate.ReadUnit(ctx, store, l, u)
+		if err != nil {
 			return nil, fmt.Errorf("%w: window %s: %w", server.ErrArchiveUnavailable, u.ID(), err)
 		}
-		out = append(out, st)
+		d.mu.Lock()
+		if ok {
+			st.archive.Remember(m)
+			us := st.archive.Units[u.ID()]
+			out[i].State, out[i].Key = us.State, us.Key
+		} else {
+			if st.absent == nil || len(st.absent) > absentKept {
+				st.absent = map[string]bool{}
+			}
+			st.absent[u.ID()] = true
+			uncommitted = append(uncommitted, i)
+		}
+		d.mu.Unlock()
+	}
+	for _, i := range uncommitted {
+		u := domain.Unit{Schedule: name, Window: closed[i]}
+		state := server.WindowMissing
+		if _, err := store.Stat(ctx, l.ClaimKey(u)); err == nil {
+			state = server.WindowRunning
+		} else if !errors.Is(err, archive.ErrNotFound) {
+			return nil, fmt.Errorf("%w: window %s: %w", server.ErrArchiveUnavailable, u.ID(), err)
+		}
+		out[i].State = state
+		d.mu.Lock()
+		if st.probes == nil || len(st.probes) > absentKept {
+			st.probes = map[string]claimProbe{}
+		}
+		st.probes[u.ID()] = claimProbe{state: state, at: now}
+		d.mu.Unlock()
 	}
 	return out, nil
 }
 
-// readManifest reads the first revision of u's manifest (its kind and
-// object key do not change with later revisions).
-func readManifest(ctx context.Context, r archive.Reader, l domain.Layout, u domain.Unit) (*archive.Manifest, error) {
-	key, err := l.ManifestKey(u, 1)
-	if err != nil {
-		return nil, err
-	}
-	rc, _, err := r.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	return archive.ParseManifest(data)
+// claimProbeTTL is how long a window found neither committed nor claimed
+// (or claimed) is shown so without looking again: the status page reloads
+// every few seconds while something runs.
+const claimProbeTTL = 5 * time.Second
+
+// absentKept bounds the windows remembered as not committed, and the claim
+// probes remembered, per schedule.
+const absentKept = 4096
+
+// claimProbe is a window's claim, looked at a moment ago.
+type claimProbe struct {
+	state string
+	at    time.Time
 }

@@ -105,7 +105,10 @@ type ScheduleStatus struct {
 	Status string `json:"status"`
 	// Freshness is the end of the newest archived window, or the logical
 	// time of the newest snapshot.
-	Freshness           time.Time `json:"freshness,omitzero"`
+	Freshness time.Time `json:"freshness,omitzero"`
+	// ArchiveRead is when the daemon last read the schedule's state from
+	// its archive (zero while it is still being read after start-up).
+	ArchiveRead         time.Time `json:"archive_read,omitzero"`
 	LostWindows         int64     `json:"lost_windows"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	Paused              bool      `json:"paused"`
@@ -150,6 +153,10 @@ type RunRecord struct {
 	Key         string `json:"key,omitempty"`
 	ManifestKey string `json:"manifest,omitempty"`
 	Attempt     int    `json:"attempt,omitempty"`
+	// Instance is the daemon or process that committed the unit, for a
+	// run read from the archive (one of another replica, `serve --once` or
+	// a local `exportd run` included).
+	Instance string `json:"instance,omitempty"`
 	// Error is the failure's text. The server sends it to authenticated
 	// callers only: it may hold SQL or host names.
 	Error string `json:"error,omitempty"`
