@@ -17,9 +17,9 @@ import (
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
-	"github.com/exportd/exportd/internal/archive/folderstore"
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/server"
+	"github.com/exportd/exportd/internal/testenv"
 )
 
 // TestStateComesFromTheArchive archives the demo with `serve --once` in
@@ -29,7 +29,17 @@ import (
 // from the archive. Then a second daemon commits a window, and the first
 // shows it after its next refresh.
 func TestStateComesFromTheArchive(t *testing.T) {
-	cfg := demoDir(t)
+	stateFromArchive(t, demoDir(t), "audit-log-rows")
+}
+
+// TestStateComesFromTheArchiveOnS3 is the same on a real S3 server.
+func TestStateComesFromTheArchiveOnS3(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	stateFromArchive(t, s3Config(t, srv, srv.Bucket(t, false), 30, false), "hourly-rows")
+}
+
+// stateFromArchive is the test of the schedule name of the config at cfg.
+func stateFromArchive(t *testing.T, cfg, name string) {
 	if out, code := runCLI(t, cfg, "--now", demoEnd, "serve", "--once"); code != 0 {
 		t.Fatalf("serve --once: exit %d: %s", code, out)
 	}
@@ -52,12 +62,12 @@ func TestStateComesFromTheArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	const name = "audit-log-rows"
-	store, err := folderstore.New(filepath.Join(filepath.Dir(cfg), "..", "archive"))
+	sc := a.Config().Schedule(name)
+	store, _, err := a.Store(context.Background(), sc.Destination.Integration, sc.Destination.Bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	layout := a.Config().Schedule(name).Layout()
+	layout := sc.Layout()
 	chainOf := func() []archive.ChainEntry {
 		t.Helper()
 		var rep archive.Report

@@ -625,21 +625,24 @@ func (d *Daemon) Schedules() []ScheduleStatus {
 	return out
 }
 
-// lastRun is the newer of the schedule's last run here and its newest
-// commit in the archive (a copy).
+// lastRun is the run that finished last, here or among the schedule's
+// newest commits in the archive (a copy).
 func lastRun(st *scheduleState) *RunRecord {
-	var local []RunRecord
+	var last *RunRecord
 	if st.lastRun != nil {
-		local = []RunRecord{*st.lastRun}
+		r := *st.lastRun
+		last = &r
 	}
-	var archived []RunRecord
-	if len(st.archive.Runs) > 0 {
-		archived = st.archive.Runs[:1]
+	// Commits run a few at a time: the newest commit need not be the run
+	// that finished last. The local record of a commit is the richer one.
+	for i := range st.archive.Runs {
+		r := &st.archive.Runs[i]
+		if last == nil || (r.Finished.After(last.Finished) && r.ManifestKey != last.ManifestKey) {
+			c := *r
+			last = &c
+		}
 	}
-	if merged := daemonstate.MergeRuns(local, archived, 1); len(merged) > 0 {
-		return &merged[0]
-	}
-	return nil
+	return last
 }
 
 // FireCron fires a schedule at logical as its cron would (tests: the
