@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
+	"github.com/exportd/exportd/internal/archive/folderstore"
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/server"
 	"github.com/exportd/exportd/internal/testenv"
@@ -213,6 +215,26 @@ func stateFromArchive(t *testing.T, cfg, name string) {
 			domain.KindSkipped: server.WindowSkipped, domain.KindLost: server.WindowLost}[kinds[w.ID]]
 		if w.State != want {
 			t.Errorf("window %s: %s, want %s", w.ID, w.State, want)
+		}
+	}
+
+	// Asked again, the windows come from memory, not from one manifest
+	// read per window: in a folder archive, with the schedule's folder
+	// (objects and manifests) moved away, they are still what they were.
+	if fs, ok := store.(*folderstore.Store); ok {
+		dir := filepath.Join(fs.Root(), filepath.FromSlash(layout.ScheduleDir()))
+		if err := os.Rename(dir, dir+".away"); err != nil {
+			t.Fatal(err)
+		}
+		var again struct{ Windows []server.WindowStatus }
+		if err := json.Unmarshal([]byte(get("/api/v1/schedules/"+name+"/windows")), &again); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(again.Windows, ws.Windows) {
+			t.Errorf("windows asked again differ:\n%+v\nwant\n%+v", again.Windows, ws.Windows)
+		}
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
 		}
 	}
 
