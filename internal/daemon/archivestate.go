@@ -65,6 +65,32 @@ func (d *Daemon) LoadArchiveState(ctx context.Context) {
 		zap.Int("failed", failed), zap.Duration("took", time.Since(start)))
 }
 
+// followArchive reads every schedule's state from its archive at start,
+// then every ArchiveRefreshInterval and after each reload, until ctx ends.
+func (d *Daemon) followArchive(ctx context.Context) {
+	d.LoadArchiveState(ctx)
+	var tick <-chan time.Time
+	if iv := orDefault(d.opts.ArchiveRefreshInterval, DefaultArchiveRefreshInterval); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		case <-d.archiveChanged:
+		}
+		d.LoadArchiveState(ctx)
+	}
+}
+
+// destinationOf names where a schedule's archive state comes from.
+func destinationOf(s *config.Schedule) string {
+	return s.Destination.Integration + "\x00" + s.Destination.Bucket + "\x00" + s.Layout().Prefix
+}
+
 // refreshSchedule reads the commits of s since the head read before.
 func (d *Daemon) refreshSchedule(ctx context.Context, a Loaded, s *config.Schedule) error {
 	ctx, cancel := context.WithTimeout(ctx, archiveReadTimeout)
@@ -85,9 +111,9 @@ func (d *Daemon) refreshSchedule(ctx context.Context, a Loaded, s *config.Schedu
 	}
 	d.mu.Lock()
 	ss := d.states[s.Name]
-	if ss == nil {
+	if cur := d.app.Config().Schedule(s.Name); ss == nil || cur == nil || destinationOf(cur) != destinationOf(s) {
 		d.mu.Unlock()
-		return nil // removed by a reload meanwhile
+		return nil // removed or moved by a reload meanwhile
 	}
 	if !ss.archive.Apply(w) {
 		ss.absent = nil

@@ -128,6 +128,9 @@ type Daemon struct {
 
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
+	// archiveChanged asks for the schedules' state to be read from the
+	// archive now (a reload added schedules or moved them).
+	archiveChanged chan struct{}
 	// notifier tells of failed runs, pauses, lost and missing windows and
 	// data alerts (the configuration's notify targets).
 	notifier *notify.Dispatcher
@@ -173,7 +176,7 @@ func New(a Loaded, o Options) (*Daemon, error) {
 	cfg := a.Config()
 	d := &Daemon{opts: o, log: o.Logger, app: a, first: a, appRefs: map[Loaded]*sync.WaitGroup{a: {}},
 		states: map[string]*scheduleState{}, registry: prometheus.NewRegistry(), lastReloadOK: true,
-		aborts: map[*context.CancelCauseFunc]bool{}}
+		aborts: map[*context.CancelCauseFunc]bool{}, archiveChanged: make(chan struct{}, 1)}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var names []string
 	for _, s := range cfg.Schedules {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/exportd/exportd/internal/daemonstate"
 )
 
 // Reload loads the configuration anew. A valid one replaces the running
@@ -40,11 +42,24 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	d.appRefs[na] = &sync.WaitGroup{}
 	d.notifyReloaded(na)
 	for _, s := range na.Config().Schedules {
-		if d.states[s.Name] == nil {
+		st := d.states[s.Name]
+		if st == nil {
 			d.states[s.Name] = &scheduleState{}
+			continue
+		}
+		// A schedule moved to another destination has another archive:
+		// what the old one said no longer holds.
+		if prev := old.Config().Schedule(s.Name); prev != nil && destinationOf(prev) != destinationOf(s) {
+			st.archive, st.absent, st.probes, st.freshness = daemonstate.ArchiveState{}, nil, nil, time.Time{}
 		}
 	}
 	d.mu.Unlock()
+	// The new and moved schedules' state is read now, not at the next
+	// refresh.
+	select {
+	case d.archiveChanged <- struct{}{}:
+	default:
+	}
 	if err := d.sched.Replace(entries); err != nil {
 		d.log.Error("reload: replace schedules", zap.Error(err))
 	}

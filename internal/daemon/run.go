@@ -111,12 +111,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		// Each schedule's state comes from its archive: read in the
 		// background at start (the API serves meanwhile), then refreshed.
-		wg.Go(func() {
-			d.LoadArchiveState(loops)
-			if iv := orDefault(d.opts.ArchiveRefreshInterval, DefaultArchiveRefreshInterval); iv > 0 {
-				every(loops, iv, func() { d.LoadArchiveState(loops) })
-			}
-		})
+		wg.Go(func() { d.followArchive(loops) })
 		// Every loop of the daemon starts here with wg.Go and ends with
 		// loops. The archive-wide daily digest: at start, then hourly.
 		wg.Go(func() { d.dailyDigests(loops) })
