@@ -45,6 +45,10 @@ func stateFromArchive(t *testing.T, cfg, name string) {
 	if out, code := runCLI(t, cfg, "--now", demoEnd, "serve", "--once"); code != 0 {
 		t.Fatalf("serve --once: exit %d: %s", code, out)
 	}
+	// And a local `exportd run` of a snapshot, the newest commit.
+	if out, code := runCLI(t, cfg, "--now", demoEnd, "run", name, "--adhoc"); code != 0 {
+		t.Fatalf("run --adhoc: exit %d: %s", code, out)
+	}
 	// Fresh state_dirs for the daemons: no history of what serve --once did.
 	edit(t, cfg, "state_dir: ../state", "state_dir: ../state-a")
 	edit(t, cfg, "status_page: signed_in", "status_page: anyone")
@@ -86,7 +90,7 @@ func stateFromArchive(t *testing.T, cfg, name string) {
 	var wantFresh time.Time
 	head := chain[len(chain)-1]
 	for _, e := range chain {
-		if w := e.Manifest.Window; w != nil && e.Manifest.Kind != domain.KindLost && w.End.After(wantFresh) {
+		if w := e.Manifest.Window; w != nil && !e.Manifest.Adhoc && e.Manifest.Kind != domain.KindLost && w.End.After(wantFresh) {
 			wantFresh = w.End.UTC()
 		}
 		if e.Manifest.Run.FinishedAt.After(head.Manifest.Run.FinishedAt) {
@@ -194,8 +198,8 @@ func stateFromArchive(t *testing.T, cfg, name string) {
 		}
 		listed[r.ManifestKey] = true
 	}
-	if last := chain[len(chain)-1].Key; !listed[last] {
-		t.Errorf("runs lack the chain head's commit %s", last)
+	if last := chain[len(chain)-1]; !listed[last.Key] || !last.Manifest.Adhoc {
+		t.Errorf("runs lack the chain head's commit %s, the local run's snapshot", last.Key)
 	}
 	out, code := runCLI(t, cfg, "runs", "--server", base, "--schedule", name, "--limit", "3")
 	if code != 0 || !strings.Contains(out, head.Manifest.UnitID) || !strings.Contains(out, runs.Runs[2].Unit) {
@@ -208,7 +212,9 @@ func stateFromArchive(t *testing.T, cfg, name string) {
 	}
 	kinds := map[string]string{}
 	for _, e := range chain {
-		kinds[e.Manifest.UnitID] = e.Manifest.Kind
+		if !e.Manifest.Adhoc {
+			kinds[e.Manifest.UnitID] = e.Manifest.Kind
+		}
 	}
 	for _, w := range ws.Windows {
 		want := map[string]string{"": server.WindowMissing, domain.KindExported: server.WindowArchived,

@@ -1,7 +1,10 @@
-// Package daemonstate keeps the daemon's own state under state_dir, the
-// operator's view of what the daemon did and was told: the run history
-// (runs.jsonl) and the paused schedules (paused.json). The archive stays the
-// record of what was exported; nothing here is needed to read it.
+// Package daemonstate keeps the daemon's state: under state_dir, the
+// operator's view of what the daemon did and was told — the run history
+// (runs.jsonl) and the paused schedules (paused.json) — and, in memory,
+// each schedule's state as its archive tells it (ArchiveState: the chain
+// head, the newest commits, freshness, committed windows). The archive stays
+// the record of what was exported; nothing under state_dir is needed to
+// read it.
 package daemonstate
 
 import (
