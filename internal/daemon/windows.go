@@ -56,7 +56,7 @@ func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.Wind
 	for i, w := range closed {
 		u := domain.Unit{Schedule: name, Window: w}
 		out[i] = server.WindowStatus{ID: u.ID(), Window: server.Window{Start: w.Start.UTC(), End: w.End.UTC()}}
-		if us, ok := st.archive.Units[u.ID()]; ok {
+		if us, ok := st.archive.Window(w); ok {
 			out[i].State, out[i].Key = us.State, us.Key
 			continue
 		}
@@ -80,7 +80,7 @@ func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.Wind
 		d.mu.Lock()
 		if ok {
 			st.archive.Remember(m)
-			us := st.archive.Units[u.ID()]
+			us, _ := st.archive.Window(u.Window)
 			out[i].State, out[i].Key = us.State, us.Key
 		} else {
 			if st.absent == nil || len(st.absent) > absentKept {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -26,27 +27,32 @@ import (
 // ArchiveRunsKept is how many of a schedule's newest commits an
 // ArchiveState keeps as runs, and how far back from the head the first read
 // walks the chain.
-const ArchiveRunsKept = 25
+const ArchiveRunsKept = 20
 
 // archiveUnitsKept bounds the committed units an ArchiveState remembers (the
-// newest windows); beyond it the oldest are forgotten and read again on
-// demand.
-const archiveUnitsKept = 2048
+// newest windows: the status page's timeline shows 90); beyond it the
+// oldest are forgotten and read again when asked for. It bounds the memory
+// of a daemon with many schedules that runs for months.
+const archiveUnitsKept = 100
 
 // archiveWalkMax bounds a refresh's walk from the head back to the head
 // read before: more commits than this in between leave a gap, which only
 // makes older windows unknown (read on demand).
 const archiveWalkMax = 1000
 
-// UnitState is what the archive says of one committed unit.
+// UnitState is what the archive says of one committed window.
 type UnitState struct {
 	// State is server.WindowArchived, WindowSkipped or WindowLost.
 	State string
 	// Key is the first object of the unit's original revision (none for
 	// skipped and lost units).
 	Key string
-	// Start orders units when the oldest are forgotten.
-	Start time.Time
+}
+
+// knownWindow is a committed window in ArchiveState's list.
+type knownWindow struct {
+	start, end int64
+	UnitState
 }
 
 // ArchiveState is one schedule's state as its archive tells it, kept in
@@ -62,17 +68,41 @@ type ArchiveState struct {
 	Freshness time.Time
 	// Runs are the newest commits, newest first, at most ArchiveRunsKept.
 	Runs []server.RunRecord
-	// Units are the committed units known, by unit id.
-	Units map[string]UnitState
-	// Complete says the whole chain was read: a unit not in Units is not
-	// committed.
+	// windows are the committed windows known, by start then end (a short
+	// sorted list takes a third of the memory of a map, and windows are
+	// mostly committed in order, so most additions append).
+	windows []knownWindow
+	// Complete says the whole chain was read (and nothing forgotten since):
+	// a window not known is not committed.
 	Complete bool
 }
+
+// Window returns what the archive says of window w, if the state knows.
+func (s *ArchiveState) Window(w domain.Window) (UnitState, bool) {
+	i, ok := s.find(w)
+	if !ok {
+		return UnitState{}, false
+	}
+	return s.windows[i].UnitState, true
+}
+
+// find returns where w is in s.windows, or where it would go.
+func (s *ArchiveState) find(w domain.Window) (int, bool) {
+	start, end := w.Start.Unix(), w.End.Unix()
+	i := sort.Search(len(s.windows), func(i int) bool {
+		k := s.windows[i]
+		return k.start > start || (k.start == start && k.end >= end)
+	})
+	return i, i < len(s.windows) && s.windows[i].start == start && s.windows[i].end == end
+}
+
+// Windows counts the committed windows known.
+func (s *ArchiveState) Windows() int { return len(s.windows) }
 
 // Lost counts the lost units known.
 func (s *ArchiveState) Lost() int {
 	n := 0
-	for _, u := range s.Units {
+	for _, u := range s.windows {
 		if u.State == server.WindowLost {
 			n++
 		}
@@ -115,8 +145,8 @@ func (m ManifestSummary) freshness() time.Time {
 }
 
 func (s *ArchiveState) addUnit(m ManifestSummary) {
-	if m.Adhoc || m.UnitID == "" {
-		return
+	if m.Adhoc || m.Window.IsZero() {
+		return // a snapshot: not a window
 	}
 	state := server.WindowArchived
 	switch m.Kind {
@@ -125,39 +155,28 @@ func (s *ArchiveState) addUnit(m ManifestSummary) {
 	case domain.KindLost:
 		state = server.WindowLost
 	}
-	if s.Units == nil {
-		s.Units = map[string]UnitState{}
-	}
-	// The original revision names the unit's object; a later one only
-	// counts when the original is not known.
-	if _, known := s.Units[m.UnitID]; known && m.Revision > 1 {
-		return
-	}
-	start := m.Window.Start
-	if start.IsZero() {
-		start = m.Logical
-	}
-	s.Units[m.UnitID] = UnitState{State: state, Key: m.ObjectKey, Start: start}
-	if len(s.Units) > archiveUnitsKept+archiveUnitsKept/2 {
-		s.forgetOldest()
+	u := UnitState{State: state, Key: m.ObjectKey}
+	i, known := s.find(m.Window)
+	switch {
+	case known && m.Revision > 1:
+		// The original revision names the unit's object; a later one
+		// only counts when the original is not known.
+	case known:
+		s.windows[i].UnitState = u
+	default:
+		s.windows = slices.Insert(s.windows, i, knownWindow{m.Window.Start.Unix(), m.Window.End.Unix(), u})
+		if len(s.windows) > archiveUnitsKept+archiveUnitsKept/4 {
+			s.forgetOldest()
+		}
 	}
 }
 
 // forgetOldest keeps the newest archiveUnitsKept units; the chain is then
 // no longer completely known.
 func (s *ArchiveState) forgetOldest() {
-	type kv struct {
-		id    string
-		start time.Time
-	}
-	all := make([]kv, 0, len(s.Units))
-	for id, u := range s.Units {
-		all = append(all, kv{id, u.Start})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].start.After(all[j].start) })
-	for _, e := range all[archiveUnitsKept:] {
-		delete(s.Units, e.id)
-	}
+	kept := make([]knownWindow, archiveUnitsKept, archiveUnitsKept+archiveUnitsKept/4+1)
+	copy(kept, s.windows[len(s.windows)-archiveUnitsKept:])
+	s.windows = kept
 	s.Complete = false
 }
 
@@ -252,12 +271,14 @@ func (s *ArchiveState) Apply(w Walk) (contiguous bool) {
 			s.Freshness = f
 		}
 	}
-	runs := append([]server.RunRecord(nil), w.Runs...)
+	n := len(w.Runs)
 	if joined {
-		runs = append(runs, s.Runs...)
+		n += len(s.Runs)
 	}
-	if len(runs) > ArchiveRunsKept {
-		runs = runs[:ArchiveRunsKept]
+	runs := make([]server.RunRecord, 0, min(n, ArchiveRunsKept))
+	runs = append(runs, w.Runs[:min(len(w.Runs), ArchiveRunsKept)]...)
+	if joined {
+		runs = append(runs, s.Runs[:min(len(s.Runs), ArchiveRunsKept-len(runs))]...)
 	}
 	s.Runs = runs
 	return joined || w.Start

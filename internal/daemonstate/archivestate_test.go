@@ -2,6 +2,8 @@ package daemonstate
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,12 +81,19 @@ func TestArchiveStateFromChain(t *testing.T) {
 		r.Key != "p/s/day-38.csv" || r.Instance != "other:42" || r.Attempt != 1 || r.Window == nil || !r.Window.End.Equal(dayEnd(38)) {
 		t.Fatalf("second newest run: %+v", r)
 	}
-	if s.Runs[0].Outcome != domain.OutcomeLost || s.Runs[ArchiveRunsKept-1].ID != "archive:s:16" {
+	if s.Runs[0].Outcome != domain.OutcomeLost || s.Runs[ArchiveRunsKept-1].ID != fmt.Sprintf("archive:s:%d", 40-ArchiveRunsKept+1) {
 		t.Fatalf("runs: newest %+v, oldest %+v", s.Runs[0], s.Runs[ArchiveRunsKept-1])
 	}
-	// Lost among the 25 windows read (days 15..39): 15, 19, ..., 39.
-	if s.Lost() != 7 {
-		t.Fatalf("lost %d, want 7", s.Lost())
+	// Lost among the windows read (days 40-ArchiveRunsKept..39): those
+	// with i%4 == 3.
+	lost := 0
+	for i := 40 - ArchiveRunsKept; i < 40; i++ {
+		if i%4 == 3 {
+			lost++
+		}
+	}
+	if s.Lost() != lost || lost == 0 {
+		t.Fatalf("lost %d, want %d", s.Lost(), lost)
 	}
 
 	// Nothing new: the head alone is read, and nothing changes.
@@ -103,7 +112,7 @@ func TestArchiveStateFromChain(t *testing.T) {
 		!s.Freshness.Equal(dayEnd(42)) {
 		t.Fatalf("after the refresh: sequence %d, runs %s..%s, freshness %s", s.Sequence, s.Runs[0].ID, s.Runs[3].ID, s.Freshness)
 	}
-	if u := s.Units[domain.Unit{Schedule: "s", Window: domain.Window{Start: dayEnd(40), End: dayEnd(41)}}.ID()]; u.State != server.WindowArchived || u.Key != "p/s/day-41.csv" {
+	if u, ok := s.Window(domain.Window{Start: dayEnd(40), End: dayEnd(41)}); !ok || u.State != server.WindowArchived || u.Key != "p/s/day-41.csv" {
 		t.Fatalf("day 41: %+v", u)
 	}
 
@@ -117,8 +126,8 @@ func TestArchiveStateFromChain(t *testing.T) {
 	// Reading the whole chain makes it complete.
 	s = ArchiveState{}
 	w, err = ReadArchiveState(ctx, st, l, "", 1000)
-	if err != nil || !s.Apply(w) || !s.Complete || len(s.Units) != 48 || s.Lost() != 12 {
-		t.Fatalf("whole chain: complete %v, %d units, %d lost, %v", s.Complete, len(s.Units), s.Lost(), err)
+	if err != nil || !s.Apply(w) || !s.Complete || s.Windows() != 48 || s.Lost() != 12 {
+		t.Fatalf("whole chain: complete %v, %d units, %d lost, %v", s.Complete, s.Windows(), s.Lost(), err)
 	}
 	// A unit read on its own.
 	day2 := domain.Unit{Schedule: "s", Window: domain.Window{Start: dayEnd(1), End: dayEnd(2)}}
@@ -154,5 +163,92 @@ func TestMergeRuns(t *testing.T) {
 	}
 	if got := MergeRuns(local, fromArchive, 2); len(got) != 2 || got[1].ID != "archive:s:4" {
 		t.Fatalf("limit 2: %+v", got)
+	}
+}
+
+// dayCommit is a walk of one commit: day d's window, exported.
+func dayCommit(name string, d int) Walk {
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := domain.Window{Start: day0.AddDate(0, 0, d), End: day0.AddDate(0, 0, d+1)}
+	u := domain.Unit{Schedule: name, Window: w}
+	key := fmt.Sprintf("sigma/audit/%s/dt=%s/%s.manifest.json", name, w.Start.Format("2006-01-02"), u.ID())
+	obj := fmt.Sprintf("sigma/audit/%s/dt=%s/%s_%s.csv.gz", name, w.Start.Format("2006-01-02"), name, u.ID())
+	m := &archive.Manifest{Kind: domain.KindExported, Schedule: name, Sequence: int64(d + 1), UnitID: u.ID(),
+		LogicalTime: w.End, Window: &w, Revision: 1, Run: archive.RunInfo{Attempt: 1, Instance: "host:1234"},
+		Objects: []archive.Object{{Key: obj, Rows: 100, Bytes: 1000}}}
+	return Walk{Read: w.End, Sequence: int64(d + 1), HeadKey: key, ReachedPrev: true,
+		Commits: []ManifestSummary{summarize(key, m)}, Runs: []server.RunRecord{RunOfManifest(key, m)}}
+}
+
+// TestArchiveStateForgetsOldestWindows: a state that followed more commits
+// than it keeps windows forgets the oldest (which are then read on demand:
+// no longer complete) and keeps the newest, committed out of order too.
+func TestArchiveStateForgetsOldestWindows(t *testing.T) {
+	var s ArchiveState
+	s.Apply(Walk{Read: time.Now(), Start: true, ReachedPrev: true})
+	if !s.Complete {
+		t.Fatal("an empty chain is not complete")
+	}
+	n := archiveUnitsKept * 2
+	for d := range n {
+		if d == 5 {
+			continue // committed last, out of order
+		}
+		s.Apply(dayCommit("s", d))
+	}
+	s.Apply(dayCommit("s", 5))
+	if s.Complete || s.Windows() > archiveUnitsKept+archiveUnitsKept/4 || s.Windows() < archiveUnitsKept {
+		t.Fatalf("after %d commits: %d windows known, complete %v", n, s.Windows(), s.Complete)
+	}
+	day := func(d int) domain.Window {
+		day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		return domain.Window{Start: day0.AddDate(0, 0, d), End: day0.AddDate(0, 0, d+1)}
+	}
+	for d := n - archiveUnitsKept; d < n; d++ {
+		if u, ok := s.Window(day(d)); !ok || u.State != server.WindowArchived || !strings.Contains(u.Key, day(d).Start.Format("20060102")) {
+			t.Fatalf("day %d: %+v %v", d, u, ok)
+		}
+	}
+	if _, ok := s.Window(day(0)); ok {
+		t.Fatal("day 0 still known")
+	}
+	if _, ok := s.Window(domain.Window{Start: day(n - 1).Start, End: day(n - 1).End.Add(time.Hour)}); ok {
+		t.Fatal("a window with the same start and another end is known")
+	}
+}
+
+// BenchmarkArchiveStateMemory measures the memory a daemon holds per
+// schedule for its archive state once it is full (ArchiveRunsKept runs and
+// as many units as it keeps, with demo-like keys), next to an empty state.
+//
+//	go test ./internal/daemonstate -run '^$' -bench ArchiveStateMemory -benchtime 1x
+func BenchmarkArchiveStateMemory(b *testing.B) {
+	const schedules = 1000
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for b.Loop() {
+		before := heap()
+		empty := make([]ArchiveState, schedules)
+		afterEmpty := heap()
+		states := make([]ArchiveState, schedules)
+		for i := range states {
+			// A year of daily commits, walked a day at a time.
+			for d := range 365 {
+				states[i].Apply(dayCommit(fmt.Sprintf("schedule-%04d", i), d))
+			}
+		}
+		full := heap()
+		per := float64(full-afterEmpty) / schedules
+		b.ReportMetric(per, "bytes/schedule")
+		b.ReportMetric(per*10_000/(1<<20), "MiB/10k_schedules")
+		b.ReportMetric(float64(afterEmpty-before)/schedules, "empty_bytes/schedule")
+		b.Logf("a year of daily commits: %.0f bytes per schedule (%d units, %d runs kept), %.0f MiB for 10,000 schedules; an empty state %.0f bytes",
+			per, states[0].Windows(), len(states[0].Runs), per*10_000/(1<<20), float64(afterEmpty-before)/schedules)
+		runtime.KeepAlive(empty)
+		runtime.KeepAlive(states)
 	}
 }
