@@ -429,14 +429,15 @@ func (d *Daemon) scheduleNames() []string { return d.app.Config().ScheduleNames(
 func (d *Daemon) Runs(schedule string, limit int) []RunRecord {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var fromArchive []RunRecord
+	var fromArchive [][]RunRecord
 	if schedule != "" {
 		if st := d.states[schedule]; st != nil {
-			fromArchive = st.archive.Runs
+			fromArchive = [][]RunRecord{st.archive.Runs}
 		}
 	} else {
+		fromArchive = make([][]RunRecord, 0, len(d.states))
 		for _, st := range d.states {
-			fromArchive = append(fromArchive, st.archive.Runs...)
+			fromArchive = append(fromArchive, st.archive.Runs)
 		}
 	}
 	return daemonstate.MergeRuns(d.history.Runs(schedule, limit), fromArchive, limit)

@@ -1,6 +1,7 @@
 package daemonstate
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -355,29 +356,58 @@ func readSmall(ctx context.Context, r archive.Reader, key string) ([]byte, error
 }
 
 // MergeRuns merges a schedule's (or every schedule's) local history, newest
-// first, with the runs read from the archive: a commit the history already
-// holds (same manifest) is listed once, as the history's record, which
-// also knows the trigger and the run id. The result is newest first (by
-// finish time), at most limit.
-func MergeRuns(local []server.RunRecord, fromArchive []server.RunRecord, limit int) []server.RunRecord {
+// first, with the runs read from the archive (one list per schedule): a
+// commit the history already holds (same manifest) is listed once, as the
+// history's record, which also knows the trigger and the run id. The result
+// is newest first (by finish time), at most limit. Only the newest limit
+// runs of the archive's are copied, however many schedules there are.
+func MergeRuns(local []server.RunRecord, fromArchive [][]server.RunRecord, limit int) []server.RunRecord {
 	seen := make(map[string]bool, len(local))
 	for _, r := range local {
 		if r.ManifestKey != "" && committedOutcome(r.Outcome) {
 			seen[r.ManifestKey] = true
 		}
 	}
-	out := append(make([]server.RunRecord, 0, len(local)+len(fromArchive)), local...)
-	for _, r := range fromArchive {
-		if !seen[r.ManifestKey] {
-			seen[r.ManifestKey] = true
-			out = append(out, r)
+	// The newest limit runs of the archive's, in a min-heap by finish time.
+	var newest runHeap
+	for _, list := range fromArchive {
+		for i := range list {
+			r := &list[i]
+			if seen[r.ManifestKey] {
+				continue
+			}
+			if len(newest) < limit {
+				heap.Push(&newest, r)
+			} else if limit > 0 && r.Finished.After(newest[0].Finished) {
+				newest[0] = r
+				heap.Fix(&newest, 0)
+			}
 		}
+	}
+	out := make([]server.RunRecord, 0, len(local)+len(newest))
+	out = append(out, local...)
+	for _, r := range newest {
+		out = append(out, *r)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Finished.After(out[j].Finished) })
 	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out
+}
+
+// runHeap is a min-heap of runs by finish time.
+type runHeap []*server.RunRecord
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return h[i].Finished.Before(h[j].Finished) }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.(*server.RunRecord)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // committedOutcome says whether a run with this outcome committed its

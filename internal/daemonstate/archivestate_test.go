@@ -149,20 +149,27 @@ func TestMergeRuns(t *testing.T) {
 		{ID: "6", Finished: at(3), Outcome: domain.OutcomeExported, ManifestKey: "m3", Trigger: "cron"},
 		{ID: "5", Finished: at(2), Outcome: domain.OutcomeAlreadyArchived, ManifestKey: "m1"},
 	}
-	fromArchive := []server.RunRecord{
+	fromArchive := [][]server.RunRecord{{
 		{ID: "archive:s:4", Finished: at(4), Outcome: domain.OutcomeExported, ManifestKey: "m4"},
 		{ID: "archive:s:3", Finished: at(3), Outcome: domain.OutcomeExported, ManifestKey: "m3"},
 		{ID: "archive:s:1", Finished: at(1), Outcome: domain.OutcomeExported, ManifestKey: "m1"},
-	}
+	}, {
+		{ID: "archive:t:2", Finished: at(6), Outcome: domain.OutcomeSkipped, ManifestKey: "t2"},
+		{ID: "archive:t:1", Finished: at(0), Outcome: domain.OutcomeExported, ManifestKey: "t1"},
+	}}
 	var ids []string
 	for _, r := range MergeRuns(local, fromArchive, 10) {
 		ids = append(ids, r.ID)
 	}
-	if got, want := fmt.Sprint(ids), "[7 archive:s:4 6 5 archive:s:1]"; got != want {
+	if got, want := fmt.Sprint(ids), "[archive:t:2 7 archive:s:4 6 5 archive:s:1 archive:t:1]"; got != want {
 		t.Fatalf("merged %s, want %s", got, want)
 	}
-	if got := MergeRuns(local, fromArchive, 2); len(got) != 2 || got[1].ID != "archive:s:4" {
-		t.Fatalf("limit 2: %+v", got)
+	ids = nil
+	for _, r := range MergeRuns(local, fromArchive, 3) {
+		ids = append(ids, r.ID)
+	}
+	if got, want := fmt.Sprint(ids), "[archive:t:2 7 archive:s:4]"; got != want {
+		t.Fatalf("limit 3: %s, want %s", got, want)
 	}
 }
 
@@ -223,7 +230,10 @@ func TestArchiveStateForgetsOldestWindows(t *testing.T) {
 //
 //	go test ./internal/daemonstate -run '^$' -bench ArchiveStateMemory -benchtime 1x
 func BenchmarkArchiveStateMemory(b *testing.B) {
-	const schedules = 1000
+	schedules := 1000
+	if testing.Short() {
+		schedules = 50
+	}
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -242,12 +252,12 @@ func BenchmarkArchiveStateMemory(b *testing.B) {
 			}
 		}
 		full := heap()
-		per := float64(full-afterEmpty) / schedules
+		per := float64(full-afterEmpty) / float64(schedules)
 		b.ReportMetric(per, "bytes/schedule")
 		b.ReportMetric(per*10_000/(1<<20), "MiB/10k_schedules")
-		b.ReportMetric(float64(afterEmpty-before)/schedules, "empty_bytes/schedule")
+		b.ReportMetric(float64(afterEmpty-before)/float64(schedules), "empty_bytes/schedule")
 		b.Logf("a year of daily commits: %.0f bytes per schedule (%d units, %d runs kept), %.0f MiB for 10,000 schedules; an empty state %.0f bytes",
-			per, states[0].Windows(), len(states[0].Runs), per*10_000/(1<<20), float64(afterEmpty-before)/schedules)
+			per, states[0].Windows(), len(states[0].Runs), per*10_000/(1<<20), float64(afterEmpty-before)/float64(schedules))
 		runtime.KeepAlive(empty)
 		runtime.KeepAlive(states)
 	}
