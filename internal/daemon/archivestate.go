@@ -36,15 +36,15 @@ const archiveReadTimeout = time.Minute
 // LoadArchiveState reads every configured schedule's state from its
 // archive, archiveReaders at a time, and brings the freshness metric up to
 // it. A schedule whose archive cannot be read keeps the state it had (and
-// is logged); it is read again at the next refresh.
-func (d *Daemon) LoadArchiveState(ctx context.Context) {
+// is logged); it is read again at the next refresh. It returns how many
+// schedules it read and how many failed.
+func (d *Daemon) LoadArchiveState(ctx context.Context) (read, failed int) {
 	a, release := d.acquire()
 	defer release()
 	cfg := a.Config()
 	start := time.Now()
 	var g errgroup.Group
 	g.SetLimit(archiveReaders)
-	failed := 0
 	for _, s := range cfg.Schedules {
 		if ctx.Err() != nil {
 			break
@@ -63,12 +63,17 @@ func (d *Daemon) LoadArchiveState(ctx context.Context) {
 	g.Wait()
 	d.log.Debug("read the schedules' state from the archive", zap.Int("schedules", len(cfg.Schedules)),
 		zap.Int("failed", failed), zap.Duration("took", time.Since(start)))
+	return len(cfg.Schedules) - failed, failed
 }
 
 // followArchive reads every schedule's state from its archive at start,
 // then every ArchiveRefreshInterval and after each reload, until ctx ends.
 func (d *Daemon) followArchive(ctx context.Context) {
-	d.LoadArchiveState(ctx)
+	start := time.Now()
+	if read, failed := d.LoadArchiveState(ctx); ctx.Err() == nil {
+		d.log.Info("read the schedules' state from the archive", zap.Int("schedules", read),
+			zap.Int("failed", failed), zap.Duration("took", time.Since(start)))
+	}
 	var tick <-chan time.Time
 	if iv := orDefault(d.opts.ArchiveRefreshInterval, DefaultArchiveRefreshInterval); iv > 0 {
 		t := time.NewTicker(iv)
