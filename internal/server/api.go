@@ -108,10 +108,12 @@ type ScheduleStatus struct {
 	Freshness time.Time `json:"freshness,omitzero"`
 	// ArchiveRead is when the daemon last read the schedule's state from
 	// its archive (zero while it is still being read after start-up).
-	ArchiveRead         time.Time `json:"archive_read,omitzero"`
-	LostWindows         int64     `json:"lost_windows"`
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	Paused              bool      `json:"paused"`
+	ArchiveRead time.Time `json:"archive_read,omitzero"`
+	// LostWindows counts the windows recorded as lost among the newest
+	// committed windows the archive state keeps (100).
+	LostWindows         int64 `json:"lost_windows"`
+	ConsecutiveFailures int   `json:"consecutive_failures"`
+	Paused              bool  `json:"paused"`
 	// Pause says since when and why, while paused.
 	Pause *PauseInfo `json:"pause,omitempty"`
 }
