@@ -42,6 +42,8 @@ type Loaded interface {
 	FireFor(j *export.Job, s *config.Schedule) *export.Fire
 	// Store opens (once) the store of an integration and bucket.
 	Store(ctx context.Context, integration, bucket string) (archive.Store, *archive.Archive, error)
+	// Source opens (once) a source.
+	Source(ctx context.Context, name string) (source.Source, error)
 	// SetNotifier hands it the daemon's notifier (data alerts).
 	SetNotifier(n *notify.Dispatcher)
 	Close() error
@@ -112,6 +114,9 @@ type Daemon struct {
 	stop <-chan struct{}
 
 	lastReloadOK bool
+	// notReady is the store or source Run waits for at start; nil once
+	// all are reachable (and for a daemon that is not Run).
+	notReady *server.NotReadyError
 	lastReload   time.Time
 	onReload     func(ok bool)
 	// first is the configuration the daemon was built on (its caller's);
@@ -447,7 +452,7 @@ func (d *Daemon) setPaused(name string, paused bool) error {
 	// last until the next fire read the marker again.
 	if !paused {
 		if err := d.unmarkPaused(name); err != nil {
-			return fmt.Errorf("resume %s: the pause marker in the archive could not be deleted, so the schedule stays paused: %w", name, err)
+			return fmt.Errorf("%w: resume %s: the pause marker in the archive could not be deleted, so the schedule stays paused: %w", server.ErrArchiveUnavailable, name, err)
 		}
 	}
 	d.mu.Lock()
@@ -491,6 +496,9 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		// only be cancelled at shutdown_timeout.
 		return RunRecord{}, fmt.Errorf("%w: shutting down", server.ErrUnavailable)
 	}
+	if err := d.unreachable(); err != nil {
+		return RunRecord{}, err
+	}
 	a, release := d.acquire()
 	u, s, err := ResolveUnit(a.Config(), a.Now(), RunRequest{Schedule: req.Schedule, WindowStart: req.WindowStart, Adhoc: req.Adhoc})
 	if err != nil {
@@ -503,7 +511,9 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 	j, _, err := a.Job(ctx, s.Name)
 	if err != nil {
 		release()
-		return RunRecord{}, err
+		// The configuration was checked at load: what fails here is
+		// opening its store or source.
+		return RunRecord{}, fmt.Errorf("%w: schedule %q: %w", server.ErrNotReady, s.Name, err)
 	}
 	if ok, err := j.Archived(ctx, u); err == nil && ok {
 		release()

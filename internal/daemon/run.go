@@ -15,6 +15,7 @@ import (
 
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/server"
 )
 
 // Addr is the address the HTTP API listens on, once Run serves it (nil
@@ -52,6 +53,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("http server", zap.Error(err))
 		}
 	}()
+	// Not ready until the stores and sources answer (awaitReachable).
+	d.setNotReady(&server.NotReadyError{Component: "the destination stores and sources", Err: errors.New("first check in progress")})
 	if err := d.serveHTTP(httpCtx, srvErr); err != nil {
 		return err
 	}
@@ -60,6 +63,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var watch sync.WaitGroup
 	watch.Go(func() { d.shutdownWatch(ctx, finished, cancelRuns, &cancelled) })
 	defer func() { close(finished); watch.Wait() }()
+
+	// An outage at start is waited out, serving /healthz and a /readyz
+	// that says what is missing; configuration changes are reloaded
+	// meanwhile.
+	if !d.waitReachable(ctx, hup) {
+		d.log.Info("stopped before the destination stores and sources were reachable")
+		return nil
+	}
 
 	// Pauses resumed elsewhere while this daemon was down are lifted, and
 	// pauses not yet marked in the archive are marked, before anything
@@ -115,6 +126,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Windows missing from the archive past their lag, for the
 		// schedules with notifiers.
 		wg.Go(func() { every(loops, missingEvery, func() { d.checkMissing(loops) }) })
+		// Multipart uploads that dead runs left: now, then every
+		// runs.sweep_uploads_every.
+		wg.Go(func() { d.sweepLoop(loops) })
 		// SIGHUP reloads the configuration (validated first).
 		wg.Go(func() {
 			for {

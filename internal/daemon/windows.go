@@ -38,7 +38,8 @@ func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.Wind
 	}
 	j, _, err := a.Job(ctx, name)
 	if err != nil {
-		return nil, err
+		// Its store could not be opened (or its source).
+		return nil, fmt.Errorf("%w: schedule %q: %w", server.ErrArchiveUnavailable, name, err)
 	}
 	out := make([]server.WindowStatus, 0, len(closed))
 	for _, w := range closed {
