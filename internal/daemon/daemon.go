@@ -116,9 +116,9 @@ type Daemon struct {
 	lastReloadOK bool
 	// notReady is the store or source Run waits for at start; nil once
 	// all are reachable (and for a daemon that is not Run).
-	notReady *server.NotReadyError
-	lastReload   time.Time
-	onReload     func(ok bool)
+	notReady   *server.NotReadyError
+	lastReload time.Time
+	onReload   func(ok bool)
 	// first is the configuration the daemon was built on (its caller's);
 	// closing tracks the closing of the ones reloads replaced.
 	first   Loaded
