@@ -54,7 +54,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	// Not ready until the stores and sources answer (awaitReachable).
-	d.setNotReady(&server.NotReadyError{Component: "the destination stores and sources", Err: errors.New("first check in progress")})
+	d.setNotReady(&server.NotReadyError{Component: "the destination stores and sources"})
 	if err := d.serveHTTP(httpCtx, srvErr); err != nil {
 		return err
 	}

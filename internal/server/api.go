@@ -94,6 +94,9 @@ type NotReadyError struct {
 }
 
 func (e *NotReadyError) Error() string {
+	if e.Err == nil && e.Attempts == 0 {
+		return "checking that " + e.Component + " can be reached"
+	}
 	msg := "cannot reach " + e.Component
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()

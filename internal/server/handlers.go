@@ -76,6 +76,9 @@ type health struct {
 }
 
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
+	if !s.onlyParams(w, r) {
+		return
+	}
 	all := s.trigger.Schedules(r.Context())
 	out := make([]ScheduleStatus, 0, len(all))
 	for _, st := range all {
@@ -88,6 +91,9 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if !s.onlyParams(w, r) {
+		return
+	}
 	st, ok := s.schedule(r, name)
 	if !ok {
 		s.unknownSchedule(w, r, name)
@@ -279,11 +285,18 @@ func (s *Server) onlyParams(w http.ResponseWriter, r *http.Request, allowed ...s
 		}
 		if !ok {
 			s.writeError(w, r, http.StatusBadRequest, codeBadRequest,
-				fmt.Sprintf("unknown query parameter %q (allowed: %s)", k, strings.Join(allowed, ", ")))
+				fmt.Sprintf("unknown query parameter %q (%s)", k, allowedParams(allowed)))
 			return false
 		}
 	}
 	return true
+}
+
+func allowedParams(allowed []string) string {
+	if len(allowed) == 0 {
+		return "this call takes none"
+	}
+	return "allowed: " + strings.Join(allowed, ", ")
 }
 
 // fail answers a Trigger error.
