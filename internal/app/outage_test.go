@@ -162,6 +162,9 @@ func TestServeStartsDuringS3Outage(t *testing.T) {
 		r, err := getReadyz(addr, token)
 		return err == nil && r.code == http.StatusOK && r.body.Status == "ready"
 	})
+	if hc, code := runCLI(t, cfg, "healthcheck", "--ready"); code != 0 || !strings.Contains(hc, "ready") {
+		t.Fatalf("healthcheck --ready once S3 is back: exit %d\n%s", code, hc)
+	}
 	client := srv.Client()
 	waitFor(t, "the two missed windows archived", func() bool {
 		running()
@@ -198,7 +201,7 @@ func TestServeStopsWhileWaitingForS3(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runCLI(t, cfg, "--now", demoEnd, "serve"); code == 0 || !strings.Contains(out, "max_concurrent") {
+	if out, code := runCLI(t, cfg, "--now", demoEnd, "serve"); code != 1 || !strings.Contains(out, "invalid configuration") || !strings.Contains(out, "max_concurrent") {
 		t.Fatalf("serve with a bad config: exit %d\n%s", code, tail(out))
 	}
 
@@ -219,6 +222,14 @@ func TestServeStopsWhileWaitingForS3(t *testing.T) {
 		r, err := getReadyz(addr, "")
 		return err == nil && r.code == http.StatusServiceUnavailable && strings.Contains(r.body.Error, "cannot reach")
 	})
+	// The container health check stays healthy (alive); --ready follows
+	// /readyz and says why.
+	if hc, code := runCLI(t, cfg, "healthcheck"); code != 0 || !strings.Contains(hc, "ok") {
+		t.Fatalf("healthcheck while waiting: exit %d\n%s", code, hc)
+	}
+	if hc, code := runCLI(t, cfg, "healthcheck", "--ready"); code != 1 || !strings.Contains(hc, "not ready: cannot reach destination integration lake") {
+		t.Fatalf("healthcheck --ready while waiting: exit %d\n%s", code, hc)
+	}
 	if code := terminate(t, cmd, exited, out); code != 0 || !strings.Contains(out.String(), "stopped before the destination stores and sources were reachable") {
 		t.Fatalf("SIGTERM while waiting: exit %d\n%s", code, tail(out.String()))
 	}
