@@ -341,3 +341,37 @@ func TestStaleUploadsSweptPeriodically(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunStopsWhileWaitingForS3InProcess: App.Run waiting for an
+// unreachable store returns nil when its context ends, and every goroutine
+// it started (HTTP API, the reload watchers of the wait) has ended:
+// TestMain's leak check fails the package otherwise.
+func TestRunStopsWhileWaitingForS3InProcess(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	bucket := srv.Bucket(t, false)
+	cfg := s3Config(t, srv, bucket, 2, false)
+	t.Setenv("EXPORTD_TOKEN", "")
+	srv.Kill()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(),
+		Daemon: app.DaemonOptions{Listener: ln, WatchInterval: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	waitFor(t, "/readyz naming the store", func() bool {
+		r, err := getReadyz(addr, "")
+		return err == nil && r.code == http.StatusServiceUnavailable && strings.Contains(r.body.Component, bucket)
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run while waiting: %v", err)
+	}
+}
