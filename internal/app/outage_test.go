@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -373,5 +374,35 @@ func TestRunStopsWhileWaitingForS3InProcess(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("Run while waiting: %v", err)
+	}
+}
+
+// TestPauseADisabledSchedule: a disabled schedule has no cron entry, yet
+// pausing and resuming it are an operator's ordinary requests (the pause
+// holds once it is enabled), not a failure (it was a 500).
+func TestPauseADisabledSchedule(t *testing.T) {
+	t.Setenv("EXPORTD_TOKEN", "")
+	cfg := demoDir(t)
+	sched := filepath.Join(filepath.Dir(cfg), "..", "schedules", "daily-login-activity.yaml")
+	data, err := os.ReadFile(sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sched, append([]byte("enabled: false\n"), data...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now, _ := time.Parse(time.RFC3339, demoEnd)
+	d := daemonAt(t, cfg, now)
+	if err := d.Pause("daily-login-activity"); err != nil {
+		t.Fatalf("pause a disabled schedule: %v", err)
+	}
+	if st := statusOf(t, d, "daily-login-activity"); !st.Paused || st.Pause == nil || st.Pause.Reason != "operator" {
+		t.Fatalf("after pause: %+v", st)
+	}
+	if err := d.Resume("daily-login-activity"); err != nil {
+		t.Fatalf("resume a disabled schedule: %v", err)
+	}
+	if st := statusOf(t, d, "daily-login-activity"); st.Paused {
+		t.Fatalf("after resume: %+v", st)
 	}
 }

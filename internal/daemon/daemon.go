@@ -469,13 +469,21 @@ func (d *Daemon) setPaused(name string, paused bool) error {
 	d.savePaused()
 	d.mu.Unlock()
 	d.metrics.SetPaused(name, paused)
+	var err error
 	if paused {
 		if !p.Marked {
 			d.markPaused(name, p)
 		}
-		return d.sched.Pause(name)
+		err = d.sched.Pause(name)
+	} else {
+		err = d.sched.Resume(name)
 	}
-	return d.sched.Resume(name)
+	if errors.Is(err, schedule.ErrUnknownEntry) {
+		// A disabled schedule has no cron entry: the pause is recorded
+		// and holds once it is enabled.
+		return nil
+	}
+	return err
 }
 
 // RunNowRequest is a run now from the API or the CLI.
