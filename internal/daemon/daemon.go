@@ -113,12 +113,15 @@ type Daemon struct {
 	// stop closes when shutdown begins: nothing new starts after it.
 	stop <-chan struct{}
 
-	lastReloadOK bool
 	// notReady is the store or source Run waits for at start; nil once
-	// all are reachable (and for a daemon that is not Run).
+	// all are reachable (and for a daemon that is not Run). firstCheck
+	// closes when Run's first check of them has ended.
 	notReady   *server.NotReadyError
-	lastReload time.Time
-	onReload   func(ok bool)
+	firstCheck chan struct{}
+
+	lastReloadOK bool
+	lastReload   time.Time
+	onReload     func(ok bool)
 	// first is the configuration the daemon was built on (its caller's);
 	// closing tracks the closing of the ones reloads replaced.
 	first   Loaded
@@ -504,7 +507,7 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		// only be cancelled at shutdown_timeout.
 		return RunRecord{}, fmt.Errorf("%w: shutting down", server.ErrUnavailable)
 	}
-	if err := d.unreachable(); err != nil {
+	if err := d.unreachable(ctx); err != nil {
 		return RunRecord{}, err
 	}
 	a, release := d.acquire()

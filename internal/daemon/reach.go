@@ -89,10 +89,12 @@ func (d *Daemon) awaitReachable(ctx context.Context) bool {
 		err := checkReachable(ctx, a)
 		release()
 		if ctx.Err() != nil {
+			d.firstCheckDone(attempt)
 			return false
 		}
 		if err == nil {
 			d.setNotReady(nil)
+			d.firstCheckDone(attempt)
 			if attempt > 1 {
 				d.log.Info("destination stores and sources reachable; scheduling", zap.Int("attempts", attempt))
 			}
@@ -105,6 +107,7 @@ func (d *Daemon) awaitReachable(ctx context.Context) bool {
 		delay := jitter(wait)
 		nr.Attempts, nr.NextRetry = attempt, time.Now().Add(delay).UTC().Truncate(time.Second)
 		d.setNotReady(nr)
+		d.firstCheckDone(attempt)
 		log := d.log.Warn
 		if errors.Is(err, s3store.ErrBucket) {
 			// Not an outage but most likely the configuration or the
@@ -147,6 +150,13 @@ func (d *Daemon) waitReachable(ctx context.Context, hup <-chan os.Signal) bool {
 	return d.awaitReachable(ctx)
 }
 
+// firstCheckDone releases the requests that wait for the first check.
+func (d *Daemon) firstCheckDone(attempt int) {
+	if attempt == 1 && d.firstCheck != nil {
+		close(d.firstCheck)
+	}
+}
+
 // jitter is d ±20%.
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
@@ -161,13 +171,25 @@ func (d *Daemon) setNotReady(nr *server.NotReadyError) {
 }
 
 // unreachable is the error for a request that needs the stores and
-// sources while the daemon still waits for them; nil once ready.
-func (d *Daemon) unreachable() error {
+// sources while the daemon still waits for them; nil once ready. A request
+// made while the first check runs (the first moments of a start) waits
+// for it rather than failing.
+func (d *Daemon) unreachable(ctx context.Context) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.notReady == nil {
+	nr, first := d.notReady, d.firstCheck
+	d.mu.Unlock()
+	if nr != nil && nr.Attempts == 0 && first != nil {
+		select {
+		case <-first:
+		case <-ctx.Done():
+		}
+		d.mu.Lock()
+		nr = d.notReady
+		d.mu.Unlock()
+	}
+	if nr == nil {
 		return nil
 	}
-	nr := *d.notReady
-	return fmt.Errorf("%w: %w", server.ErrNotReady, &nr)
+	c := *nr
+	return fmt.Errorf("%w: %w", server.ErrNotReady, &c)
 }

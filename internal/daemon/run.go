@@ -54,6 +54,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	// Not ready until the stores and sources answer (awaitReachable).
+	d.mu.Lock()
+	d.firstCheck = make(chan struct{})
+	d.mu.Unlock()
 	d.setNotReady(&server.NotReadyError{Component: "the destination stores and sources"})
 	if err := d.serveHTTP(httpCtx, srvErr); err != nil {
 		return err
