@@ -27,9 +27,10 @@ func (d *Daemon) Addr() net.Addr {
 	return nil
 }
 
-// Run serves the HTTP API, catches up once, then fires schedules until ctx
-// is done; it reloads the configuration on SIGHUP and when its files
-// change. Then it stops firing (no new schedule, window or retry starts),
+// Run serves the HTTP API, waits (not ready, retrying) until the stores
+// and sources of the enabled schedules can be reached, catches up once,
+// then fires schedules until ctx is done; it reloads the configuration on
+// SIGHUP and when its files change. Then it stops firing (no new schedule, window or retry starts),
 // waits for the exports in progress — catch-up at start, cron fires and run
 // now alike — up to shutdown_timeout, and cancels those still running: a
 // cancelled export publishes nothing and releases its claim. An orderly
