@@ -34,6 +34,28 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// startServe starts `exportd serve` on cfg (at demoEnd) as a process; the
+// test's cleanup kills it if the test did not stop it.
+func startServe(t *testing.T, cfg string, flags ...string) (*exec.Cmd, <-chan error, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"--config", cfg, "--log-format", "json", "--now", demoEnd, "serve"}, flags...)...)
+	cmd.Env = append(os.Environ(), "EXPORTD_TEST_MAIN=cli")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return cmd, exited, out
+}
+
 // readyz is one answer of /readyz.
 type readyz struct {
 	code int
@@ -84,21 +106,7 @@ func TestServeStartsDuringS3Outage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "--config", cfg, "--log-format", "json", "--now", demoEnd, "serve")
-	cmd.Env = append(os.Environ(), "EXPORTD_TEST_MAIN=cli")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	cmd, exited, out := startServe(t, cfg)
 	running := func() {
 		t.Helper()
 		select {
@@ -210,15 +218,7 @@ func TestServeStopsWhileWaitingForS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Kill()
-	cmd := exec.Command(os.Args[0], "--config", cfg, "--log-format", "json", "--now", demoEnd, "serve")
-	cmd.Env = append(os.Environ(), "EXPORTD_TEST_MAIN=cli")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, exited, out := startServe(t, cfg)
 	waitFor(t, "/readyz 503", func() bool {
 		r, err := getReadyz(addr, "")
 		return err == nil && r.code == http.StatusServiceUnavailable && strings.Contains(r.body.Error, "cannot reach")

@@ -137,16 +137,7 @@ func (d *Daemon) waitReachable(ctx context.Context, hup <-chan os.Signal) bool {
 	if iv := orDefault(d.opts.WatchInterval, 5*time.Second); iv > 0 {
 		wg.Go(func() { d.watch(waitCtx, iv) })
 	}
-	wg.Go(func() {
-		for {
-			select {
-			case <-waitCtx.Done():
-				return
-			case <-hup:
-				_ = d.Reload(waitCtx)
-			}
-		}
-	})
+	wg.Go(func() { d.reloadOnHUP(waitCtx, hup) })
 	return d.awaitReachable(ctx)
 }
 

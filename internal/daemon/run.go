@@ -133,17 +133,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Multipart uploads that dead runs left: now, then every
 		// runs.sweep_uploads_every.
 		wg.Go(func() { d.sweepLoop(loops) })
-		// SIGHUP reloads the configuration (validated first).
-		wg.Go(func() {
-			for {
-				select {
-				case <-loops.Done():
-					return
-				case <-hup:
-					_ = d.Reload(loops)
-				}
-			}
-		})
+		wg.Go(func() { d.reloadOnHUP(loops, hup) })
 		err = d.sched.Run(ctx)
 	}
 	catchUp.Wait()
@@ -156,6 +146,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("stopped")
 	}
 	return err
+}
+
+// reloadOnHUP reloads the configuration (validated first) at each SIGHUP
+// until ctx ends.
+func (d *Daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = d.Reload(ctx)
+		}
+	}
 }
 
 // orDefault is an interval setting: 0 means def, negative never.
