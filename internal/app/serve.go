@@ -36,16 +36,14 @@ func NewDaemon(a *App, o DaemonOptions) (*Daemon, error) {
 	})
 }
 
-// Run is `exportd serve`: it opens every destination store (a bad bucket
-// or credentials stop it here), aborts the multipart uploads dead runs
-// left, then runs the daemon (Options.Daemon) until ctx is done and every
-// goroutine it started — scheduler, catch-up, HTTP API, reloads on SIGHUP
-// and file change, pause sync — has ended (daemon.Daemon.Run).
+// Run is `exportd serve`: it runs the daemon (Options.Daemon) until ctx
+// is done and every goroutine it started — scheduler, catch-up, HTTP API,
+// reloads on SIGHUP and file change, pause sync, the sweep of stale
+// multipart uploads — has ended (daemon.Daemon.Run). A destination store
+// or source that cannot be reached at start does not stop it: the daemon
+// serves, says why it is not ready on /readyz, and retries until they
+// answer (a replica restarted during an outage must not crash-loop).
 func (a *App) Run(ctx context.Context) error {
-	if err := daemon.OpenStores(ctx, a); err != nil {
-		return err
-	}
-	daemon.SweepUploads(ctx, a, a.log)
 	d, err := NewDaemon(a, a.opts.Daemon)
 	if err != nil {
 		return err

@@ -147,21 +147,7 @@ func findLog(lines []logLine, from int, prefix, unit string) int {
 func (sd *slowDay) serveUntilInFlight(t *testing.T, flags ...string) (*exec.Cmd, <-chan error, *syncBuffer) {
 	t.Helper()
 	t.Setenv("EXPORTD_TOKEN", "")
-	cmd := exec.Command(os.Args[0], append([]string{"--config", sd.cfg, "--log-format", "json", "--now", demoEnd, "serve"}, flags...)...)
-	cmd.Env = append(os.Environ(), "EXPORTD_TEST_MAIN=cli")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	cmd, exited, out := startServe(t, sd.cfg, flags...)
 
 	claimed := func() bool {
 		data, err := os.ReadFile(filepath.Join(sd.claims, sd.unit))

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,16 +16,21 @@ import (
 	"github.com/exportd/exportd/internal/config"
 )
 
-// healthcheckCmd asks a running daemon's /healthz, for container health
-// checks that have no shell or curl (distroless): exit 0 when it answers
-// 200, 1 otherwise. It reads only server.listen from the config, so it
-// needs none of the daemon's secrets.
+// healthcheckCmd asks a running daemon's /healthz (or /readyz with
+// --ready), for container health checks that have no shell or curl
+// (distroless): exit 0 when it answers 200, 1 otherwise. It reads only
+// server.listen from the config, so it needs none of the daemon's secrets.
+// /healthz is liveness: a daemon waiting for an unreachable store is alive
+// (restarting it would not help); --ready follows /readyz and prints why
+// the daemon is not ready, when the daemon shows it (loopback without a
+// token).
 func healthcheckCmd(g *globals) *cobra.Command {
 	var url string
 	var timeout time.Duration
+	var ready bool
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
-		Short: "Exit 0 when the daemon at the config's server.listen answers /healthz",
+		Short: "Exit 0 when the daemon at the config's server.listen answers /healthz (or /readyz with --ready)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
@@ -31,7 +38,11 @@ func healthcheckCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				url = "http://" + listen + "/healthz"
+				path := "/healthz"
+				if ready {
+					path = "/readyz"
+				}
+				url = "http://" + listen + path
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -43,16 +54,32 @@ func healthcheckCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("unhealthy: %w", err)
 			}
-			resp.Body.Close()
+			defer resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("unhealthy: %s answered %s", url, resp.Status)
+				what := "unhealthy"
+				if ready {
+					what = "not ready"
+				}
+				var body struct {
+					Reason string `json:"reason"`
+				}
+				_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+				if body.Reason != "" {
+					return fmt.Errorf("%s: %s", what, body.Reason)
+				}
+				return fmt.Errorf("%s: %s answered %s", what, url, resp.Status)
+			}
+			if ready {
+				fmt.Fprintln(cmd.OutOrStdout(), "ready")
+				return nil
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "ok")
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "url", "", "health URL (default: http://<server.listen>/healthz from the config)")
+	cmd.Flags().StringVar(&url, "url", "", "health URL (default: http://<server.listen>/healthz, or /readyz with --ready, from the config)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
+	cmd.Flags().BoolVar(&ready, "ready", false, "ask /readyz (the stores and sources are reachable) instead of /healthz (the process serves)")
 	return cmd
 }
 

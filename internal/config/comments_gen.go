@@ -78,6 +78,8 @@ var goComments = map[string]string{
 	"github.com/exportd/exportd/internal/config.Runs":                                  "Runs are daemon-wide limits on running exports.",
 	"github.com/exportd/exportd/internal/config.Runs.Lease":                            "Lease is how long a claim stays valid without renewal; at least 30s, default 10m.",
 	"github.com/exportd/exportd/internal/config.Runs.MaxConcurrent":                    "MaxConcurrent bounds exports running at once across all schedules (catch-up included); default 4.",
+	"github.com/exportd/exportd/internal/config.Runs.SweepUploadsEvery":                "SweepUploadsEvery is how often serve aborts the stale multipart uploads under its S3 destinations (runs that died, aborts that could not reach the server), so a long-running daemon needs no bucket lifecycle rule for them; at least 1s, default 1h.",
+	"github.com/exportd/exportd/internal/config.Runs.SweepUploadsOlderThan":            "SweepUploadsOlderThan is the age from which a multipart upload is stale. It must exceed the longest upload: another replica's upload in flight looks the same. Default twice the lease.",
 	"github.com/exportd/exportd/internal/config.S3Options":                             "S3Options are the settings of an \"s3\" integration.",
 	"github.com/exportd/exportd/internal/config.S3Options.AccessKeyID":                 "AccessKeyID and SecretAccessKey are static credentials (both or neither).",
 	"github.com/exportd/exportd/internal/config.S3Options.AllowedLocations":            "AllowedLocations are s3://bucket/ or s3://bucket/prefix/ URIs (or \"*\"); a destination must lie inside one, on '/' boundaries (s3://b/audit/ does not admit s3://b/audit-evil/). Required, as in Snowflake. Load normalizes them to end with '/'.",

@@ -325,6 +325,15 @@ type Runs struct {
 	// Lease is how long a claim stays valid without renewal; at least
 	// 30s, default 10m.
 	Lease Duration `yaml:"lease,omitempty" json:"lease"`
+	// SweepUploadsEvery is how often serve aborts the stale multipart
+	// uploads under its S3 destinations (runs that died, aborts that could
+	// not reach the server), so a long-running daemon needs no bucket
+	// lifecycle rule for them; at least 1s, default 1h.
+	SweepUploadsEvery Duration `yaml:"sweep_uploads_every,omitempty" json:"sweep_uploads_every"`
+	// SweepUploadsOlderThan is the age from which a multipart upload is
+	// stale. It must exceed the longest upload: another replica's upload in
+	// flight looks the same. Default twice the lease.
+	SweepUploadsOlderThan Duration `yaml:"sweep_uploads_older_than,omitempty" json:"sweep_uploads_older_than"`
 }
 
 // CatchUp is what a schedule does about fires it missed (downtime, a new

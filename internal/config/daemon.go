@@ -26,8 +26,12 @@ const (
 	DefaultMaxConcurrent   = 4
 	DefaultLease           = Duration(10 * time.Minute)
 	MinLease               = Duration(30 * time.Second)
-	DefaultTimezone        = "UTC"
-	DefaultRetryAttempts   = 3
+	// DefaultSweepUploadsEvery is how often serve aborts stale multipart
+	// uploads; MinSweepUploadsEvery bounds it.
+	DefaultSweepUploadsEvery = Duration(time.Hour)
+	MinSweepUploadsEvery     = Duration(time.Second)
+	DefaultTimezone          = "UTC"
+	DefaultRetryAttempts     = 3
 	// MaxRetryAttempts and MaxRetryBackoff bound retries: beyond them a
 	// failing unit would hold its slot for ever.
 	MaxRetryAttempts          = 100
@@ -474,6 +478,16 @@ func (l *loader) checkRuns(f *fileState, cfg *Config) {
 		r.Lease = DefaultLease
 	} else if r.Lease < MinLease {
 		l.errorf(f, "runs.lease", "must be at least %s: a claim is renewed while its run lasts", MinLease)
+	}
+	if r.SweepUploadsEvery == 0 {
+		r.SweepUploadsEvery = DefaultSweepUploadsEvery
+	} else if r.SweepUploadsEvery < MinSweepUploadsEvery {
+		l.errorf(f, "runs.sweep_uploads_every", "must be at least %s", MinSweepUploadsEvery)
+	}
+	if r.SweepUploadsOlderThan == 0 {
+		r.SweepUploadsOlderThan = 2 * r.Lease
+	} else if r.SweepUploadsOlderThan < 0 {
+		l.errorf(f, "runs.sweep_uploads_older_than", "must not be negative; it must exceed the longest upload (default: twice runs.lease)")
 	}
 }
 

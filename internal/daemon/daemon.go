@@ -42,6 +42,8 @@ type Loaded interface {
 	FireFor(j *export.Job, s *config.Schedule) *export.Fire
 	// Store opens (once) the store of an integration and bucket.
 	Store(ctx context.Context, integration, bucket string) (archive.Store, *archive.Archive, error)
+	// Source opens (once) a source.
+	Source(ctx context.Context, name string) (source.Source, error)
 	// SetNotifier hands it the daemon's notifier (data alerts).
 	SetNotifier(n *notify.Dispatcher)
 	Close() error
@@ -117,6 +119,12 @@ type Daemon struct {
 	aborted bool
 	// stop closes when shutdown begins: nothing new starts after it.
 	stop <-chan struct{}
+
+	// notReady is the store or source Run waits for at start; nil once
+	// all are reachable (and for a daemon that is not Run). firstCheck
+	// closes when Run's first check of them has ended.
+	notReady   *server.NotReadyError
+	firstCheck chan struct{}
 
 	lastReloadOK bool
 	lastReload   time.Time
@@ -475,7 +483,7 @@ func (d *Daemon) setPaused(name string, paused bool) error {
 	// last until the next fire read the marker again.
 	if !paused {
 		if err := d.unmarkPaused(name); err != nil {
-			return fmt.Errorf("resume %s: the pause marker in the archive could not be deleted, so the schedule stays paused: %w", name, err)
+			return fmt.Errorf("%w: resume %s: the pause marker in the archive could not be deleted, so the schedule stays paused: %w", server.ErrArchiveUnavailable, name, err)
 		}
 	}
 	d.mu.Lock()
@@ -492,13 +500,21 @@ func (d *Daemon) setPaused(name string, paused bool) error {
 	d.savePaused()
 	d.mu.Unlock()
 	d.metrics.SetPaused(name, paused)
+	var err error
 	if paused {
 		if !p.Marked {
 			d.markPaused(name, p)
 		}
-		return d.sched.Pause(name)
+		err = d.sched.Pause(name)
+	} else {
+		err = d.sched.Resume(name)
 	}
-	return d.sched.Resume(name)
+	if errors.Is(err, schedule.ErrUnknownEntry) {
+		// A disabled schedule has no cron entry: the pause is recorded
+		// and holds once it is enabled.
+		return nil
+	}
+	return err
 }
 
 // RunNowRequest is a run now from the API or the CLI.
@@ -519,6 +535,9 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 		// only be cancelled at shutdown_timeout.
 		return RunRecord{}, fmt.Errorf("%w: shutting down", server.ErrUnavailable)
 	}
+	if err := d.unreachable(ctx); err != nil {
+		return RunRecord{}, err
+	}
 	a, release := d.acquire()
 	u, s, err := ResolveUnit(a.Config(), a.Now(), RunRequest{Schedule: req.Schedule, WindowStart: req.WindowStart, Adhoc: req.Adhoc})
 	if err != nil {
@@ -531,7 +550,9 @@ func (d *Daemon) RunNow(ctx context.Context, req RunNowRequest) (RunRecord, erro
 	j, _, err := a.Job(ctx, s.Name)
 	if err != nil {
 		release()
-		return RunRecord{}, err
+		// The configuration was checked at load: what fails here is
+		// opening its store or source.
+		return RunRecord{}, fmt.Errorf("%w: schedule %q: %w", server.ErrNotReady, s.Name, err)
 	}
 	if ok, err := j.Archived(ctx, u); err == nil && ok {
 		release()

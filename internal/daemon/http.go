@@ -89,6 +89,10 @@ func (t trigger) Resume(ctx context.Context, name string) error { return t.d.Res
 func (t trigger) Ready(ctx context.Context) error {
 	t.d.mu.Lock()
 	defer t.d.mu.Unlock()
+	if nr := t.d.notReady; nr != nil {
+		c := *nr
+		return &c
+	}
 	if !t.d.lastReloadOK {
 		return errors.New("the last configuration reload failed; the previous configuration is running")
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/schedule"
+	"github.com/exportd/exportd/internal/server"
 )
 
 // Addr is the address the HTTP API listens on, once Run serves it (nil
@@ -26,9 +27,10 @@ func (d *Daemon) Addr() net.Addr {
 	return nil
 }
 
-// Run serves the HTTP API, catches up once, then fires schedules until ctx
-// is done; it reloads the configuration on SIGHUP and when its files
-// change. Then it stops firing (no new schedule, window or retry starts),
+// Run serves the HTTP API, waits (not ready, retrying) until the stores
+// and sources of the enabled schedules can be reached, catches up once,
+// then fires schedules until ctx is done; it reloads the configuration on
+// SIGHUP and when its files change. Then it stops firing (no new schedule, window or retry starts),
 // waits for the exports in progress — catch-up at start, cron fires and run
 // now alike — up to shutdown_timeout, and cancels those still running: a
 // cancelled export publishes nothing and releases its claim. An orderly
@@ -52,6 +54,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("http server", zap.Error(err))
 		}
 	}()
+	// Not ready until the stores and sources answer (awaitReachable).
+	d.mu.Lock()
+	d.firstCheck = make(chan struct{})
+	d.mu.Unlock()
+	d.setNotReady(&server.NotReadyError{Component: "the destination stores and sources"})
 	if err := d.serveHTTP(httpCtx, srvErr); err != nil {
 		return err
 	}
@@ -60,6 +67,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var watch sync.WaitGroup
 	watch.Go(func() { d.shutdownWatch(ctx, finished, cancelRuns, &cancelled) })
 	defer func() { close(finished); watch.Wait() }()
+
+	// An outage at start is waited out, serving /healthz and a /readyz
+	// that says what is missing; configuration changes are reloaded
+	// meanwhile.
+	if !d.waitReachable(ctx, hup) {
+		d.log.Info("stopped before the destination stores and sources were reachable")
+		return nil
+	}
 
 	// Pauses resumed elsewhere while this daemon was down are lifted, and
 	// pauses not yet marked in the archive are marked, before anything
@@ -118,17 +133,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Windows missing from the archive past their lag, for the
 		// schedules with notifiers.
 		wg.Go(func() { every(loops, missingEvery, func() { d.checkMissing(loops) }) })
-		// SIGHUP reloads the configuration (validated first).
-		wg.Go(func() {
-			for {
-				select {
-				case <-loops.Done():
-					return
-				case <-hup:
-					_ = d.Reload(loops)
-				}
-			}
-		})
+		// Multipart uploads that dead runs left: now, then every
+		// runs.sweep_uploads_every.
+		wg.Go(func() { d.sweepLoop(loops) })
+		wg.Go(func() { d.reloadOnHUP(loops, hup) })
 		err = d.sched.Run(ctx)
 	}
 	catchUp.Wait()
@@ -141,6 +149,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("stopped")
 	}
 	return err
+}
+
+// reloadOnHUP reloads the configuration (validated first) at each SIGHUP
+// until ctx ends.
+func (d *Daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = d.Reload(ctx)
+		}
+	}
 }
 
 // orDefault is an interval setting: 0 means def, negative never.

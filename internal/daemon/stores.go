@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/metrics"
 )
 
 // uploadSweeper is a store that can abort the multipart uploads that dead
@@ -19,13 +20,46 @@ type uploadSweeper interface {
 
 // SweepUploads aborts the multipart uploads that dead runs left under the
 // destinations of the enabled schedules on S3 (an abort cannot reach a
-// server that was down when the run died). Uploads younger than twice the
-// lease may belong to a live run of another replica and are left alone.
+// server that was down when the run died). Uploads younger than
+// runs.sweep_uploads_older_than (default twice the lease) may belong to a
+// live run of another replica and are left alone.
 func SweepUploads(ctx context.Context, a Loaded, log *zap.Logger) {
+	sweepUploads(ctx, a, log, nil)
+}
+
+// sweepLoop sweeps the stale multipart uploads at once and then every
+// runs.sweep_uploads_every of the current configuration, until ctx ends:
+// a daemon that runs for months does not depend on a bucket lifecycle
+// rule for them.
+func (d *Daemon) sweepLoop(ctx context.Context) {
+	for {
+		a, release := d.acquire()
+		sweepUploads(ctx, a, d.log, d.metrics)
+		iv := time.Duration(a.Config().Runs.SweepUploadsEvery)
+		release()
+		if iv <= 0 {
+			iv = time.Duration(config.DefaultSweepUploadsEvery)
+		}
+		t := time.NewTimer(iv)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func sweepUploads(ctx context.Context, a Loaded, log *zap.Logger, m *metrics.Metrics) {
+	runs := a.Config().Runs
+	olderThan := time.Duration(runs.SweepUploadsOlderThan)
+	if olderThan <= 0 {
+		olderThan = 2 * time.Duration(runs.Lease)
+	}
 	seen := map[string]bool{}
 	for _, s := range a.Config().Schedules {
 		ic := s.Destination.IntegrationConfig
-		if !s.Enabled || ic == nil || ic.Type != config.IntegrationS3 {
+		if !s.Enabled || ic == nil || ic.Type != config.IntegrationS3 || ctx.Err() != nil {
 			continue
 		}
 		prefix := s.Destination.Prefix
@@ -39,14 +73,16 @@ func SweepUploads(ctx context.Context, a Loaded, log *zap.Logger) {
 		seen[id] = true
 		st, _, err := a.Store(ctx, ic.Name, s.Destination.Bucket)
 		if err != nil {
-			log.Error("sweep stale uploads", zap.String("integration", ic.Name), zap.Error(err))
+			log.Warn("sweep stale uploads", zap.String("integration", ic.Name), zap.Error(err))
+			m.UploadsSwept(0, true)
 			continue
 		}
 		s3s, ok := st.(uploadSweeper)
 		if !ok {
 			continue
 		}
-		n, err := s3s.SweepStaleUploads(ctx, prefix, 2*time.Duration(a.Config().Runs.Lease))
+		n, err := s3s.SweepStaleUploads(ctx, prefix, olderThan)
+		m.UploadsSwept(n, err != nil)
 		if err != nil {
 			log.Warn("sweep stale uploads", zap.String("bucket", s.Destination.Bucket), zap.String("prefix", prefix), zap.Error(err))
 		} else if n > 0 {

@@ -41,7 +41,8 @@ func (d *Daemon) Windows(ctx context.Context, name string, n int) ([]server.Wind
 	}
 	store, _, err := a.Store(ctx, s.Destination.Integration, s.Destination.Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", server.ErrArchiveUnavailable, err)
+		// Its store could not be opened (or its source).
+		return nil, fmt.Errorf("%w: schedule %q: %w", server.ErrArchiveUnavailable, name, err)
 	}
 	l := s.Layout()
 	out := make([]server.WindowStatus, len(closed))

@@ -32,6 +32,9 @@ func TestExpositionMatchesTheVecImplementation(t *testing.T) {
 	m.LateRows("daily-logins", 17)
 	m.Revision("daily-logins")
 	m.SetPaused("daily-logins", true)
+	m.SetReady(true)
+	m.UploadsSwept(3, false)
+	m.UploadsSwept(1, true)
 
 	// Not configured: only the series its events touch exist (no rows or
 	// bytes series for a run that archived none, a +Inf-only duration).
@@ -81,6 +84,9 @@ exportd_missed_fires_total{reason="overlap",schedule="daily-logins"} 1
 exportd_missed_fires_total{reason="overlap",schedule="hourly-audit"} 0
 exportd_missed_fires_total{reason="shutdown",schedule="daily-logins"} 0
 exportd_missed_fires_total{reason="shutdown",schedule="hourly-audit"} 0
+# HELP exportd_ready 1 when every destination store and source of the enabled schedules was reachable at the last check, 0 while the daemon waits for them (it retries; /readyz says why).
+# TYPE exportd_ready gauge
+exportd_ready 1
 # HELP exportd_revisions_total New revisions written for windows whose source data changed after archiving.
 # TYPE exportd_revisions_total counter
 exportd_revisions_total{schedule="daily-logins"} 1
@@ -185,4 +191,10 @@ exportd_runs_total{outcome="skipped",schedule="hourly-audit"} 0
 # TYPE exportd_schedule_paused gauge
 exportd_schedule_paused{schedule="daily-logins"} 1
 exportd_schedule_paused{schedule="hourly-audit"} 0
+# HELP exportd_stale_upload_sweep_failures_total Sweeps of one S3 destination for stale multipart uploads that failed (listing or an abort); the next sweep tries again.
+# TYPE exportd_stale_upload_sweep_failures_total counter
+exportd_stale_upload_sweep_failures_total 1
+# HELP exportd_stale_uploads_aborted_total Stale multipart uploads (of runs that died) aborted by the periodic sweep of the S3 destinations.
+# TYPE exportd_stale_uploads_aborted_total counter
+exportd_stale_uploads_aborted_total 4
 `

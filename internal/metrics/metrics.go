@@ -83,6 +83,9 @@ type Metrics struct {
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 	buildInfo  *prometheus.GaugeVec
+	ready      prometheus.Gauge
+	aborted    prometheus.Counter
+	sweepFails prometheus.Counter
 }
 
 // New registers exportd's collectors on reg and creates the series of
@@ -112,6 +115,18 @@ func New(reg prometheus.Registerer, schedules []string) *Metrics {
 			Name: "exportd_build_info",
 			Help: "Always 1; the version label says which exportd is running.",
 		}, []string{"version"}),
+		ready: f.NewGauge(prometheus.GaugeOpts{
+			Name: "exportd_ready",
+			Help: "1 when every destination store and source of the enabled schedules was reachable at the last check, 0 while the daemon waits for them (it retries; /readyz says why).",
+		}),
+		aborted: f.NewCounter(prometheus.CounterOpts{
+			Name: "exportd_stale_uploads_aborted_total",
+			Help: "Stale multipart uploads (of runs that died) aborted by the periodic sweep of the S3 destinations.",
+		}),
+		sweepFails: f.NewCounter(prometheus.CounterOpts{
+			Name: "exportd_stale_upload_sweep_failures_total",
+			Help: "Sweeps of one S3 destination for stale multipart uploads that failed (listing or an abort); the next sweep tries again.",
+		}),
 	}
 	m.AddSchedules(schedules...)
 	return m
@@ -325,6 +340,30 @@ func (m *Metrics) ConfigReloaded(ok bool, at time.Time) {
 	}
 	m.reloadOK.Set(1)
 	m.reloadTime.Set(float64(at.UnixMilli()) / 1e3)
+}
+
+// SetReady records whether the stores and sources were reachable.
+func (m *Metrics) SetReady(ready bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	m.ready.Set(v)
+}
+
+// UploadsSwept records one sweep of a destination for stale multipart
+// uploads: how many it aborted, and whether it failed.
+func (m *Metrics) UploadsSwept(aborted int, failed bool) {
+	if m == nil {
+		return
+	}
+	m.aborted.Add(float64(aborted))
+	if failed {
+		m.sweepFails.Inc()
+	}
 }
 
 // SetBuildInfo sets exportd_build_info{version} to 1 (and drops a previous

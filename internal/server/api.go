@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -11,8 +12,8 @@ import (
 //
 // Errors the server answers specially are recognised with errors.Is, so the
 // implementation wraps them freely: ErrUnknownSchedule, ErrBadRequest,
-// ErrRunning, ErrAlreadyArchived. Any other error is a 500 whose text is
-// logged, never sent.
+// ErrRunning, ErrAlreadyArchived, ErrUnavailable, ErrArchiveUnavailable,
+// ErrNotReady. Any other error is a 500 whose text is logged, never sent.
 type Trigger interface {
 	// Schedules is every configured schedule, in a stable order.
 	Schedules(ctx context.Context) []ScheduleStatus
@@ -34,7 +35,8 @@ type Trigger interface {
 	Pause(ctx context.Context, name string) error
 	Resume(ctx context.Context, name string) error
 	// Ready is nil when the configuration is loaded and sources and stores
-	// were checked.
+	// were checked; while the daemon waits for a store or source it is a
+	// *NotReadyError naming it.
 	Ready(ctx context.Context) error
 	// Windows is the state of a windowed schedule's last n closed windows,
 	// oldest first, as the archive shows them; nil for a snapshot
@@ -72,7 +74,40 @@ var (
 	// failure outside the daemon (503 with Retry-After; the error text
 	// stays in the log).
 	ErrArchiveUnavailable = errors.New("the archive could not be read")
+	// ErrNotReady: the daemon cannot reach a store or source the request
+	// needs (503 with Retry-After); a *NotReadyError in the chain names it.
+	ErrNotReady = errors.New("not ready")
 )
+
+// NotReadyError is what the daemon waits for before it is ready: the store
+// or source it cannot reach, why, and when it tries again. Ready returns
+// it; /readyz shows its parts to trusted callers.
+type NotReadyError struct {
+	// Component names the store or source: "destination integration lake
+	// (bucket audit)", "source warehouse".
+	Component string
+	Err       error
+	// Attempts is how many checks failed so far; NextRetry is when the
+	// next one starts (zero when unknown).
+	Attempts  int
+	NextRetry time.Time
+}
+
+func (e *NotReadyError) Error() string {
+	if e.Err == nil && e.Attempts == 0 {
+		return "checking that " + e.Component + " can be reached"
+	}
+	msg := "cannot reach " + e.Component
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if !e.NextRetry.IsZero() {
+		msg += fmt.Sprintf(" (attempt %d; next retry at %s)", e.Attempts, e.NextRetry.UTC().Format(time.RFC3339))
+	}
+	return msg
+}
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
 
 // Schedule states, the values of ScheduleStatus.Status.
 const (
@@ -233,6 +268,7 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeInternal         = "internal"
 	codeUnavailable      = "unavailable"
+	codeNotReady         = "not_ready"
 )
 
 // utc returns s with every time in UTC, so answers are RFC 3339 UTC

@@ -27,7 +27,7 @@ const (
 const redactedRunError = "export failed; the error is shown to authenticated callers and in the daemon's log"
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	s.writeJSON(w, http.StatusOK, health{Status: "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -45,17 +45,40 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err == nil {
-		s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		s.writeJSON(w, http.StatusOK, health{Status: "ready"})
 		return
 	}
-	body := map[string]string{"status": "not ready"}
+	body := health{Status: "not ready"}
 	if trusted(r) {
-		body["reason"] = err.Error()
+		body.Reason = err.Error()
+		var nr *NotReadyError
+		if errors.As(err, &nr) {
+			body.Component = nr.Component
+			if nr.Err != nil {
+				body.Error = nr.Err.Error()
+			}
+			body.NextRetry = utcTime(nr.NextRetry)
+		}
 	}
+	w.Header().Set("Retry-After", "10")
 	s.writeJSON(w, http.StatusServiceUnavailable, body)
 }
 
+// health is the answer of /healthz and /readyz.
+type health struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Component, Error and NextRetry say, while the daemon waits for a
+	// store or source at start, which one, why and when it tries again.
+	Component string    `json:"component,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	NextRetry time.Time `json:"next_retry,omitzero"`
+}
+
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
+	if !s.onlyParams(w, r) {
+		return
+	}
 	all := s.trigger.Schedules(r.Context())
 	out := make([]ScheduleStatus, 0, len(all))
 	for _, st := range all {
@@ -68,6 +91,9 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if !s.onlyParams(w, r) {
+		return
+	}
 	st, ok := s.schedule(r, name)
 	if !ok {
 		s.unknownSchedule(w, r, name)
@@ -106,7 +132,7 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) {
 		wait = b
 	}
 	var body runBody
-	if !s.decodeBody(w, r, &body) {
+	if !s.decodeBody(w, r, &body, `no body, or a JSON object such as {"window_start": "2026-11-24T00:00:00Z", "adhoc": false}`) {
 		return
 	}
 	req := RunRequest{Schedule: name, Adhoc: body.Adhoc, Wait: wait}
@@ -156,8 +182,9 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) {
 }
 
 // decodeBody decodes an optional JSON object strictly: unknown fields,
-// trailing data and bodies over maxBodyBytes are refused.
-func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+// trailing data and bodies over maxBodyBytes are refused, and the answer
+// says what to send instead (want).
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -178,7 +205,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool 
 			fmt.Sprintf("request body: larger than %d bytes", mb.Limit))
 		return false
 	}
-	s.writeError(w, r, http.StatusBadRequest, codeBadRequest, "request body: "+strings.TrimPrefix(err.Error(), "json: "))
+	s.writeError(w, r, http.StatusBadRequest, codeBadRequest, "request body: "+strings.TrimPrefix(err.Error(), "json: ")+"; send "+want)
 	return false
 }
 
@@ -197,7 +224,7 @@ func (s *Server) setPaused(w http.ResponseWriter, r *http.Request, paused bool, 
 		return
 	}
 	var body struct{}
-	if !s.decodeBody(w, r, &body) {
+	if !s.decodeBody(w, r, &body, "no body (or {})") {
 		return
 	}
 	if err := do(r.Context(), name); err != nil {
@@ -258,11 +285,18 @@ func (s *Server) onlyParams(w http.ResponseWriter, r *http.Request, allowed ...s
 		}
 		if !ok {
 			s.writeError(w, r, http.StatusBadRequest, codeBadRequest,
-				fmt.Sprintf("unknown query parameter %q (allowed: %s)", k, strings.Join(allowed, ", ")))
+				fmt.Sprintf("unknown query parameter %q (%s)", k, allowedParams(allowed)))
 			return false
 		}
 	}
 	return true
+}
+
+func allowedParams(allowed []string) string {
+	if len(allowed) == 0 {
+		return "this call takes none"
+	}
+	return "allowed: " + strings.Join(allowed, ", ")
 }
 
 // fail answers a Trigger error.
@@ -271,13 +305,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, name string, err e
 	case errors.Is(err, ErrUnknownSchedule):
 		s.unknownSchedule(w, r, name)
 	case errors.Is(err, ErrBadRequest):
-		msg := "bad request"
+		msg := "bad request; the reason is shown to callers that send the API token"
 		if trusted(r) {
 			msg = err.Error()
 		}
 		s.writeError(w, r, http.StatusBadRequest, codeBadRequest, msg)
 	case errors.Is(err, ErrRunning):
-		s.writeError(w, r, http.StatusConflict, codeRunning, fmt.Sprintf("a run of schedule %q is in progress", name))
+		s.writeError(w, r, http.StatusConflict, codeRunning, fmt.Sprintf("a run of schedule %q is in progress; wait for it to end (GET /api/v1/runs?schedule=%s) and try again", name, name))
 	case errors.Is(err, ErrArchiveUnavailable):
 		id := requestID(r)
 		s.log.Warn("api call: the archive could not be read", zap.String("request_id", id), zap.String("path", r.URL.Path),
@@ -285,6 +319,17 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, name string, err e
 		w.Header().Set("Retry-After", "30")
 		s.writeError(w, r, http.StatusServiceUnavailable, codeUnavailable,
 			"the archive could not be read; the daemon's log has the details under request id "+id)
+	case errors.Is(err, ErrNotReady):
+		id := requestID(r)
+		s.log.Warn("api call: not ready", zap.String("request_id", id), zap.String("path", r.URL.Path),
+			zap.String("schedule", name), zap.Error(err))
+		msg := "the daemon cannot reach a store or source it needs yet (see /readyz); try again later"
+		var nr *NotReadyError
+		if errors.As(err, &nr) && trusted(r) {
+			msg = "not ready: " + nr.Error() + "; try again later"
+		}
+		w.Header().Set("Retry-After", "30")
+		s.writeError(w, r, http.StatusServiceUnavailable, codeNotReady, msg)
 	case errors.Is(err, ErrUnavailable):
 		w.Header().Set("Retry-After", "30")
 		s.writeError(w, r, http.StatusServiceUnavailable, codeUnavailable, "the daemon is shutting down; run it again on the next instance")
@@ -302,7 +347,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, name string, err e
 }
 
 func (s *Server) unknownSchedule(w http.ResponseWriter, r *http.Request, name string) {
-	s.writeError(w, r, http.StatusNotFound, codeUnknownSchedule, fmt.Sprintf("unknown schedule %q", name))
+	s.writeError(w, r, http.StatusNotFound, codeUnknownSchedule, fmt.Sprintf("unknown schedule %q; GET /api/v1/schedules lists the configured ones", name))
 }
 
 // present prepares a schedule's status for a caller.

@@ -141,7 +141,8 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 					// misconfigured client should find out now, not at
 					// its first POST.
 					w.Header().Set("WWW-Authenticate", `Bearer realm="exportd", error="invalid_token"`)
-					s.writeError(w, r, http.StatusUnauthorized, codeUnauthorized, "invalid token")
+					s.writeError(w, r, http.StatusUnauthorized, codeUnauthorized,
+						"invalid token: send the daemon's API token (server.token) as Authorization: Bearer <token>, or no Authorization header for /healthz and /readyz")
 					return
 				}
 			}
@@ -218,10 +219,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(c, r)
 	switch c.status {
 	case http.StatusNotFound:
-		s.writeError(w, r, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path)
+		s.writeError(w, r, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path+"; the API's endpoints are under /api/v1 (see docs/openapi.yaml)")
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", c.header.Get("Allow"))
-		s.writeError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+		s.writeError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; use "+c.header.Get("Allow"))
 	default: // redirects of unclean paths
 		for k, v := range c.header {
 			w.Header()[k] = v

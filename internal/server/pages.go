@@ -403,6 +403,9 @@ func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, v viewer, na
 		s.renderMessage(w, r, v, http.StatusNotFound, fmt.Sprintf("No schedule is named %q.", name))
 	case errors.Is(err, ErrBadRequest):
 		s.renderSchedule(w, r, v, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrNotReady):
+		s.log.Warn("status page action: not ready", zap.String("request_id", requestID(r)), zap.Error(err))
+		s.renderMessage(w, r, v, http.StatusServiceUnavailable, "The daemon cannot reach a store or source it needs yet (see /readyz); try again later.")
 	case errors.Is(err, ErrUnavailable):
 		s.renderMessage(w, r, v, http.StatusServiceUnavailable, "The daemon is shutting down; try again on the next instance.")
 	case errors.Is(err, ErrArchiveUnavailable):

@@ -189,7 +189,7 @@ func TestGetSchedule(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 	e := wantError(t, ts.call(t, "GET", "/api/v1/schedules/nope", "", ""), 404, codeUnknownSchedule)
-	if e.Error != `unknown schedule "nope"` {
+	if e.Error != `unknown schedule "nope"; GET /api/v1/schedules lists the configured ones` {
 		t.Errorf("message %q", e.Error)
 	}
 }

@@ -343,3 +343,17 @@ func classify(ctx context.Context, name, op string, err error, queryID string) (
 	}
 	return e, false
 }
+
+// Ping logs in (unless a session is open) and runs SELECT 1: whether
+// Snowflake answers with these credentials. The daemon checks it at start
+// and waits, not ready, while it fails.
+func (s *Source) Ping(ctx context.Context) error {
+	return s.run(ctx, "ping", "SELECT 1", nil, noCtx, func(rows driver.Rows, qid string) error {
+		v := make([]driver.Value, len(rows.Columns()))
+		if err := rows.Next(v); err != nil {
+			werr, _ := s.classify(ctx, "ping", err, qid)
+			return werr
+		}
+		return nil
+	})
+}
