@@ -161,13 +161,14 @@ func validateCmd(g *globals) *cobra.Command {
 		Short: "Check the config and every schedule; report every problem at once",
 		Long: `Check config/exportd.yaml and every schedule file: YAML shape, references,
 cron, time zones, filename templates, and each element's formulas type-checked
-against the source's columns (embedded sources are opened; others use the
-columns cached under state_dir or declared in the config, or the live
-warehouse with --online). Each problem prints as file:line:col: export "name":
+against the source's columns (embedded sources are opened, unless the columns
+cached under state_dir were read from the same database and init files;
+others use the columns cached under state_dir or declared in the config, or
+the live warehouse with --online). Each problem prints as file:line:col: export "name":
 field: message. Exit 1 if there is any.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.load(cmd.Context(), app.Options{Online: online, SkipSecrets: skipSecrets})
+			a, err := g.load(cmd.Context(), app.Options{Online: online, SkipSecrets: skipSecrets, NoRows: true})
 			if err != nil {
 				return err
 			}
@@ -190,7 +191,7 @@ func explainCmd(g *globals) *cobra.Command {
 		Short: "Print the SQL a schedule's element compiles to, with its parameters",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.load(cmd.Context(), app.Options{})
+			a, err := g.load(cmd.Context(), app.Options{NoRows: true})
 			if err != nil {
 				return err
 			}
@@ -231,7 +232,7 @@ func nextCmd(g *globals) *cobra.Command {
 			if fromT.IsZero() {
 				fromT = time.Now()
 			}
-			a, err := g.load(cmd.Context(), app.Options{})
+			a, err := g.load(cmd.Context(), app.Options{NoRows: true})
 			if err != nil {
 				return err
 			}
