@@ -14,6 +14,7 @@ import (
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/domain"
+	"github.com/exportd/exportd/internal/export"
 	"github.com/exportd/exportd/internal/server"
 )
 
@@ -31,11 +32,13 @@ func parseTime(flag, s string) (time.Time, error) {
 
 func runCmd(g *globals) *cobra.Command {
 	var at, window, serverURL string
-	var adhoc bool
+	var adhoc, asJSON, quiet bool
 	cmd := &cobra.Command{
 		Use:   "run <schedule>",
 		Short: "Export one unit of a schedule now, in the foreground",
 		Long: `Run one export now and print its object key, rows, bytes and sha256.
+On a terminal a live line shows the rows and bytes streamed so far, the rate
+and the time elapsed; one summary line (on stderr) ends every export.
 
 A snapshot schedule exports its element at the logical time (--at, default
 now). A windowed schedule exports its latest closed window, or the window
@@ -63,10 +66,16 @@ second run prints "already archived" and exits 0.`,
 				return err
 			}
 			defer a.Close()
-			res, err := a.RunOnce(ctx, app.RunRequest{Schedule: args[0], At: atT, WindowStart: ws, Adhoc: adhoc})
+			errOut := cmd.ErrOrStderr()
+			prog := newRunProgress(errOut, args[0], !asJSON && !quiet && isTerminal(errOut))
+			res, err := a.RunOnce(export.WithProgress(ctx, prog), app.RunRequest{Schedule: args[0], At: atT, WindowStart: ws, Adhoc: adhoc})
+			prog.finish()
 			out := cmd.OutOrStdout()
 			switch {
 			case errors.Is(err, archive.ErrAlreadyArchived):
+				if asJSON {
+					return writeJSON(out, runJSON(args[0], res, "already_archived"))
+				}
 				fmt.Fprintf(out, "already archived: %s %s\n  manifest %s\n", args[0], res.Unit.ID(), res.ManifestKey)
 				return nil
 			case errors.Is(err, archive.ErrClaimed):
@@ -76,10 +85,20 @@ second run prints "already archived" and exits 0.`,
 			case err != nil:
 				return err
 			}
-			printResult(out, args[0], res)
+			if o := res.Object; o != nil {
+				fmt.Fprintln(errOut, prog.summary(res.Kind, res.Unit.ID(), o.Rows, o.Bytes, res.Duration))
+			}
+			switch {
+			case asJSON:
+				return writeJSON(out, runJSON(args[0], res, res.Kind))
+			case !quiet:
+				printResult(out, args[0], res)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (no live progress line)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the one-line summary (on stderr)")
 	cmd.Flags().StringVar(&at, "at", "", "logical time of the run (RFC 3339; default now)")
 	cmd.Flags().StringVar(&window, "window", "", "start of the window to export (windowed schedules; default the latest closed one)")
 	cmd.Flags().BoolVar(&adhoc, "adhoc", false, "export a one-off snapshot of a windowed schedule under adhoc/")
@@ -131,6 +150,30 @@ func runRemote(cmd *cobra.Command, url, name string, windowStart time.Time, adho
 		return exitWith(ExitFailure, fmt.Errorf("run of %s failed on the daemon", name))
 	}
 	return nil
+}
+
+// runResultJSON is run --json's answer.
+type runResultJSON struct {
+	Schedule    string  `json:"schedule"`
+	Unit        string  `json:"unit"`
+	Status      string  `json:"status"`
+	Repaired    bool    `json:"repaired,omitempty"`
+	Key         string  `json:"key,omitempty"`
+	Rows        int64   `json:"rows"`
+	Bytes       int64   `json:"bytes"`
+	SHA256      string  `json:"sha256,omitempty"`
+	QueryID     string  `json:"query_id,omitempty"`
+	Manifest    string  `json:"manifest,omitempty"`
+	DurationSec float64 `json:"duration_seconds"`
+}
+
+func runJSON(name string, res app.RunResult, status string) runResultJSON {
+	r := runResultJSON{Schedule: name, Unit: res.Unit.ID(), Status: status, Repaired: res.Repaired,
+		QueryID: res.QueryID, Manifest: res.ManifestKey, DurationSec: res.Duration.Seconds()}
+	if o := res.Object; o != nil {
+		r.Key, r.Rows, r.Bytes, r.SHA256 = o.Key, o.Rows, o.Bytes, o.SHA256
+	}
+	return r
 }
 
 func printResult(w io.Writer, name string, res app.RunResult) {
