@@ -15,6 +15,7 @@ import (
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/export"
+	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/server"
 )
 
@@ -262,7 +263,7 @@ func explainCmd(g *globals) *cobra.Command {
 
 func nextCmd(g *globals) *cobra.Command {
 	var n int
-	var from string
+	var from, zone string
 	cmd := &cobra.Command{
 		Use:   "next <schedule>",
 		Short: "Preview the next fires of a schedule, local and UTC, with the windows each exports",
@@ -283,6 +284,21 @@ func nextCmd(g *globals) *cobra.Command {
 			s := a.Config().Schedule(args[0])
 			if s == nil {
 				return exitWith(ExitUsage, fmt.Errorf("unknown schedule %q", args[0]))
+			}
+			if zone != "" {
+				// What if the schedule ran in another zone: its cron and
+				// windows in that zone, nothing else changed.
+				loc, err := time.LoadLocation(zone)
+				if err != nil || zone == "Local" {
+					return exitWith(ExitUsage, fmt.Errorf("--timezone %q: want an IANA time zone such as America/Los_Angeles", zone))
+				}
+				fires, err := schedule.ParseCron(s.Cron, loc)
+				if err != nil {
+					return err
+				}
+				what := *s
+				what.Timezone, what.Location, what.Fires = zone, loc, fires
+				s = &what
 			}
 			fires, err := a.Preview(s, fromT, n)
 			if err != nil {
@@ -309,6 +325,7 @@ func nextCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&n, "count", "n", 10, "how many fires")
 	cmd.Flags().StringVar(&from, "from", "", "preview fires after this time (default now)")
+	cmd.Flags().StringVar(&zone, "timezone", "", "preview as if the schedule's timezone were this IANA zone (default: its own)")
 	return cmd
 }
 
