@@ -47,12 +47,12 @@ func newProgressCounter(ctx context.Context) *progressCounter {
 	return &progressCounter{p: p}
 }
 
-// stored wraps the writer the stored bytes go to (a nil counter: w).
+// wrapStore wraps the writer the stored bytes go to (a nil counter: w).
 func (c *progressCounter) wrapStore(w io.Writer) io.Writer {
 	if c == nil {
 		return w
 	}
-	return c.store(w)
+	return storeCounter{c, w}
 }
 
 // tee adds the row counter beside the CSV's writer (a nil counter: w).
@@ -60,16 +60,8 @@ func (c *progressCounter) tee(w io.Writer) io.Writer {
 	if c == nil {
 		return w
 	}
-	return io.MultiWriter(w, c.csv())
+	return io.MultiWriter(w, csvCounter{c})
 }
-
-// csv is the tee of the CSV bytes: it counts records as render.CountRows
-// does (a newline inside a quoted field does not end one; a doubled quote
-// toggles twice).
-func (c *progressCounter) csv() io.Writer { return csvCounter{c} }
-
-// store wraps the writer the stored bytes go to.
-func (c *progressCounter) store(w io.Writer) io.Writer { return storeCounter{c, w} }
 
 func (c *progressCounter) report() {
 	rows := c.records.Load() - 1
@@ -79,6 +71,9 @@ func (c *progressCounter) report() {
 	c.p.Update(rows, c.stored.Load())
 }
 
+// csvCounter counts the records of the CSV bytes as render.CountRows does
+// (a newline inside a quoted field does not end one; a doubled quote
+// toggles twice).
 type csvCounter struct{ c *progressCounter }
 
 func (w csvCounter) Write(p []byte) (int, error) {
