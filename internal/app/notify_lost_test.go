@@ -1,15 +1,14 @@
 package app_test
 
 import (
-	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/domain"
@@ -37,36 +36,32 @@ func TestWindowLostNotified(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	base, started := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC), time.Now()
-	a, err := app.Load(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(),
-		Now: func() time.Time { return base.Add(time.Since(started)) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := serving(t, a, app.DaemonOptions{WatchInterval: -1})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
+	url := runningDaemon(t, cfg, time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC))
+	get := func(path string, v any) {
+		t.Helper()
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		a.Close()
-	})
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// The catch-up is over when the newest closed window is archived.
 	lastEnd := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	waitFor(t, "the catch-up", func() bool {
-		for _, s := range d.Schedules() {
-			if s.Name == "audit-log-rows" {
-				return s.Freshness.Equal(lastEnd)
-			}
-		}
-		return false
+		var s app.ScheduleStatus
+		get("/api/v1/schedules/audit-log-rows", &s)
+		return s.Freshness.Equal(lastEnd)
 	})
+	var runs struct {
+		Runs []app.RunRecord `json:"runs"`
+	}
+	get("/api/v1/runs?schedule=audit-log-rows&limit=1000", &runs)
 	var lost, exported []string
-	for _, r := range d.Runs("audit-log-rows", 1000) {
+	for _, r := range runs.Runs {
 		switch r.Outcome {
 		case domain.OutcomeLost:
 			lost = append(lost, r.Unit)
