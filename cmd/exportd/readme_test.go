@@ -29,7 +29,7 @@ const newcomerMarker = "<!-- newcomer -->"
 // appears unmarked, the test fails until it is marked or listed here again.
 var notRun = []struct{ first, sum, why string }{
 	{"python3 -m venv .venv && .venv/bin/pip install 'fakesnow[server]==0.12.1' 'snowflake-connector-python==4.8.1'", "",
-		"the Snowflake emulator steps: internal/source/snowflake/e2e runs exactly these commands, with fakesnow from the tools cache"},
+		"the Snowflake emulator steps: internal/source/snowflake/e2e runs the same steps (the load script, validate --online, both runs) on fakesnow installed in the tools cache, with exportd in process"},
 	{"openssl genrsa 2048 | openssl pkcs8 -topk8 -inform PEM -out exportd_key.p8 -nocrypt", "",
 		"the key pair of a Snowflake account's user: needs a Snowflake account"},
 	{"go run ./internal/testenv/cmd/snowenv -dir /tmp/exportd-unload     # keeps running; Ctrl-C stops it", "",
