@@ -33,6 +33,12 @@ type Options struct {
 	// default only embedded sources (DuckDB) are opened to check elements,
 	// others use the cached or declared columns.
 	Online bool
+	// NoRows is for commands that export nothing (next, explain, validate):
+	// an embedded source is checked against the columns cached by an earlier
+	// open of the same database and init files, without opening it (the
+	// demo's init generates its whole table); without such a cache it opens
+	// as usual. Online overrides it.
+	NoRows bool
 	// SkipSecrets checks secret references without resolving them.
 	SkipSecrets bool
 	// Now is the wall clock; nil is time.Now. Tests move it.
@@ -111,7 +117,7 @@ func load(ctx context.Context, opts Options, prev *config.DecodedCache) (*App, e
 	a := &App{opts: opts, log: opts.Logger,
 		sources: map[string]source.Source{}, stores: map[string]archive.Store{},
 		archives: map[string]*archive.Archive{}, compiled: map[string]*compile.Compiled{}}
-	a.compiler = compile.New(compile.Options{Source: a.Source, Online: opts.Online, StateDir: a.stateDir, Now: opts.Now})
+	a.compiler = compile.New(compile.Options{Source: a.Source, Online: opts.Online, NoRows: opts.NoRows, StateDir: a.stateDir, Now: opts.Now})
 	lo := config.LoadOptions{
 		SkipSecrets: opts.SkipSecrets,
 		CheckElement: func(cfg *config.Config, s *config.Schedule) []config.ElementError {

@@ -257,7 +257,8 @@ func archiveFetchCmd(g *globals) *cobra.Command {
 		Long: `Copy a schedule's archived objects (the newest revision of each unit), with their manifests, into
 --out (default: the current folder), checking each object's size and sha256 against its manifest as it
 streams; a file that does not match is not left behind, and the command exits 1. Pick units by id
-(as archive list shows them) or by window with --from/--to; --out - writes one unit's object to stdout.`,
+(as archive list shows them) or by window with --from/--to; --out - writes one unit's object to stdout
+(without a unit id or --from/--to: the newest unit's).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -271,6 +272,13 @@ streams; a file that does not match is not left behind, and the command exits 1.
 			}
 			defer a.Close()
 			if outDir == "-" {
+				if len(args) == 1 && from == "" && to == "" {
+					// No unit named: the newest unit with an object.
+					if e, ok := newestWithObject(picked); ok {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (the newest unit; name a unit id, as archive list shows them, for another)\n", args[0], e.Manifest.UnitID)
+						picked = []archive.ChainEntry{e}
+					}
+				}
 				if len(picked) != 1 || len(picked[0].Manifest.Objects) != 1 {
 					return exitWith(ExitUsage, fmt.Errorf("--out - needs exactly one unit with one object; %d units picked", len(picked)))
 				}
@@ -301,6 +309,28 @@ streams; a file that does not match is not left behind, and the command exits 1.
 	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date)")
 	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
 	return cmd
+}
+
+// newestWithObject is the unit of the picked entries with an object whose
+// window ends (or logical time falls) last; among equals the later commit.
+func newestWithObject(picked []archive.ChainEntry) (archive.ChainEntry, bool) {
+	var best archive.ChainEntry
+	var bestT time.Time
+	found := false
+	for _, e := range picked {
+		m := e.Manifest
+		if len(m.Objects) != 1 {
+			continue
+		}
+		t := m.LogicalTime
+		if m.Window != nil {
+			t = m.Window.End
+		}
+		if !found || !t.Before(bestT) {
+			best, bestT, found = e, t, true
+		}
+	}
+	return best, found
 }
 
 // parseRange parses --from and --to.

@@ -14,6 +14,8 @@ import (
 	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/domain"
+	"github.com/exportd/exportd/internal/export"
+	"github.com/exportd/exportd/internal/schedule"
 	"github.com/exportd/exportd/internal/server"
 )
 
@@ -31,11 +33,13 @@ func parseTime(flag, s string) (time.Time, error) {
 
 func runCmd(g *globals) *cobra.Command {
 	var at, window, serverURL string
-	var adhoc bool
+	var adhoc, asJSON, quiet bool
 	cmd := &cobra.Command{
 		Use:   "run <schedule>",
 		Short: "Export one unit of a schedule now, in the foreground",
 		Long: `Run one export now and print its object key, rows, bytes and sha256.
+On a terminal a live line shows the rows and bytes streamed so far, the rate
+and the time elapsed; one summary line (on stderr) ends every export.
 
 A snapshot schedule exports its element at the logical time (--at, default
 now). A windowed schedule exports its latest closed window, or the window
@@ -63,10 +67,16 @@ second run prints "already archived" and exits 0.`,
 				return err
 			}
 			defer a.Close()
-			res, err := a.RunOnce(ctx, app.RunRequest{Schedule: args[0], At: atT, WindowStart: ws, Adhoc: adhoc})
+			errOut := cmd.ErrOrStderr()
+			prog := newRunProgress(errOut, args[0], !asJSON && !quiet && isTerminal(errOut))
+			res, err := a.RunOnce(export.WithProgress(ctx, prog), app.RunRequest{Schedule: args[0], At: atT, WindowStart: ws, Adhoc: adhoc})
+			prog.finish()
 			out := cmd.OutOrStdout()
 			switch {
 			case errors.Is(err, archive.ErrAlreadyArchived):
+				if asJSON {
+					return writeJSON(out, runJSON(args[0], res, "already_archived"))
+				}
 				fmt.Fprintf(out, "already archived: %s %s\n  manifest %s\n", args[0], res.Unit.ID(), res.ManifestKey)
 				return nil
 			case errors.Is(err, archive.ErrClaimed):
@@ -76,10 +86,20 @@ second run prints "already archived" and exits 0.`,
 			case err != nil:
 				return err
 			}
-			printResult(out, args[0], res)
+			if o := res.Object; o != nil {
+				fmt.Fprintln(errOut, prog.summary(res.Kind, res.Unit.ID(), o.Rows, o.Bytes, res.Duration))
+			}
+			switch {
+			case asJSON:
+				return writeJSON(out, runJSON(args[0], res, res.Kind))
+			case !quiet:
+				printResult(out, args[0], res)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (no live progress line)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the one-line summary (on stderr)")
 	cmd.Flags().StringVar(&at, "at", "", "logical time of the run (RFC 3339; default now)")
 	cmd.Flags().StringVar(&window, "window", "", "start of the window to export (windowed schedules; default the latest closed one)")
 	cmd.Flags().BoolVar(&adhoc, "adhoc", false, "export a one-off snapshot of a windowed schedule under adhoc/")
@@ -133,6 +153,30 @@ func runRemote(cmd *cobra.Command, url, name string, windowStart time.Time, adho
 	return nil
 }
 
+// runResultJSON is run --json's answer.
+type runResultJSON struct {
+	Schedule    string  `json:"schedule"`
+	Unit        string  `json:"unit"`
+	Status      string  `json:"status"`
+	Repaired    bool    `json:"repaired,omitempty"`
+	Key         string  `json:"key,omitempty"`
+	Rows        int64   `json:"rows"`
+	Bytes       int64   `json:"bytes"`
+	SHA256      string  `json:"sha256,omitempty"`
+	QueryID     string  `json:"query_id,omitempty"`
+	Manifest    string  `json:"manifest,omitempty"`
+	DurationSec float64 `json:"duration_seconds"`
+}
+
+func runJSON(name string, res app.RunResult, status string) runResultJSON {
+	r := runResultJSON{Schedule: name, Unit: res.Unit.ID(), Status: status, Repaired: res.Repaired,
+		QueryID: res.QueryID, Manifest: res.ManifestKey, DurationSec: res.Duration.Seconds()}
+	if o := res.Object; o != nil {
+		r.Key, r.Rows, r.Bytes, r.SHA256 = o.Key, o.Rows, o.Bytes, o.SHA256
+	}
+	return r
+}
+
 func printResult(w io.Writer, name string, res app.RunResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if res.Repaired {
@@ -161,13 +205,14 @@ func validateCmd(g *globals) *cobra.Command {
 		Short: "Check the config and every schedule; report every problem at once",
 		Long: `Check config/exportd.yaml and every schedule file: YAML shape, references,
 cron, time zones, filename templates, and each element's formulas type-checked
-against the source's columns (embedded sources are opened; others use the
-columns cached under state_dir or declared in the config, or the live
-warehouse with --online). Each problem prints as file:line:col: export "name":
+against the source's columns (embedded sources are opened, unless the columns
+cached under state_dir were read from the same database and init files;
+others use the columns cached under state_dir or declared in the config, or
+the live warehouse with --online). Each problem prints as file:line:col: export "name":
 field: message. Exit 1 if there is any.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.load(cmd.Context(), app.Options{Online: online, SkipSecrets: skipSecrets})
+			a, err := g.load(cmd.Context(), app.Options{Online: online, SkipSecrets: skipSecrets, NoRows: true})
 			if err != nil {
 				return err
 			}
@@ -190,7 +235,7 @@ func explainCmd(g *globals) *cobra.Command {
 		Short: "Print the SQL a schedule's element compiles to, with its parameters",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.load(cmd.Context(), app.Options{})
+			a, err := g.load(cmd.Context(), app.Options{NoRows: true})
 			if err != nil {
 				return err
 			}
@@ -218,7 +263,7 @@ func explainCmd(g *globals) *cobra.Command {
 
 func nextCmd(g *globals) *cobra.Command {
 	var n int
-	var from string
+	var from, zone string
 	cmd := &cobra.Command{
 		Use:   "next <schedule>",
 		Short: "Preview the next fires of a schedule, local and UTC, with the windows each exports",
@@ -231,7 +276,7 @@ func nextCmd(g *globals) *cobra.Command {
 			if fromT.IsZero() {
 				fromT = time.Now()
 			}
-			a, err := g.load(cmd.Context(), app.Options{})
+			a, err := g.load(cmd.Context(), app.Options{NoRows: true})
 			if err != nil {
 				return err
 			}
@@ -239,6 +284,21 @@ func nextCmd(g *globals) *cobra.Command {
 			s := a.Config().Schedule(args[0])
 			if s == nil {
 				return exitWith(ExitUsage, fmt.Errorf("unknown schedule %q", args[0]))
+			}
+			if zone != "" {
+				// What if the schedule ran in another zone: its cron and
+				// windows in that zone, nothing else changed.
+				loc, err := time.LoadLocation(zone)
+				if err != nil || zone == "Local" {
+					return exitWith(ExitUsage, fmt.Errorf("--timezone %q: want an IANA time zone such as America/Los_Angeles", zone))
+				}
+				fires, err := schedule.ParseCron(s.Cron, loc)
+				if err != nil {
+					return err
+				}
+				what := *s
+				what.Timezone, what.Location, what.Fires = zone, loc, fires
+				s = &what
 			}
 			fires, err := a.Preview(s, fromT, n)
 			if err != nil {
@@ -265,6 +325,7 @@ func nextCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&n, "count", "n", 10, "how many fires")
 	cmd.Flags().StringVar(&from, "from", "", "preview fires after this time (default now)")
+	cmd.Flags().StringVar(&zone, "timezone", "", "preview as if the schedule's timezone were this IANA zone (default: its own)")
 	return cmd
 }
 

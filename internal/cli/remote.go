@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,7 +55,9 @@ func statusCmd() *cobra.Command {
 		Long: `Ask a running daemon (--server, default $EXPORTD_SERVER or
 http://127.0.0.1:8080) for its schedules: status (idle, running, paused,
 failing), next fire, freshness (end of the newest archived window), the last
-run, consecutive failures and lost windows. Times are UTC.`,
+run, consecutive failures and lost windows. Times are UTC. On a terminal
+the table is aligned, with how far ahead or behind each time is; piped or
+redirected it is plain tab-aligned text, and --json prints the API's answer.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := client(serverURL)
@@ -76,17 +77,33 @@ run, consecutive failures and lost windows. Times are UTC.`,
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), list)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCHEDULE\tSTATUS\tNEXT FIRE\tFRESHNESS\tLAST RUN\tFAILURES\tLOST")
+			out := cmd.OutOrStdout()
+			tty := isTerminal(out)
+			now := time.Now()
+			t := &table{header: []string{"SCHEDULE", "STATUS", "NEXT FIRE", "FRESHNESS", "LAST RUN", "FAILURES", "LOST"},
+				right: map[int]bool{5: true, 6: true}}
 			for _, s := range list {
 				last := "-"
 				if r := s.LastRun; r != nil {
 					last = r.Outcome + " " + r.Unit
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.Name, s.Status, stamp(s.NextFire), stamp(s.Freshness),
-					last, s.ConsecutiveFailures, s.LostWindows)
+				next, fresh := stamp(s.NextFire), stamp(s.Freshness)
+				status := s.Status
+				if tty {
+					next, fresh = when(s.NextFire, now), when(s.Freshness, now)
+					if !s.Freshness.IsZero() {
+						fresh = s.Freshness.UTC().Format("2006-01-02 15:04Z") + " (" + strings.TrimSuffix(ago(s.Freshness, now), " ago") + " behind)"
+					}
+					if r := s.LastRun; r != nil && !r.Finished.IsZero() {
+						last += " (" + ago(r.Finished, now) + ")"
+					}
+					if p := s.Pause; p != nil {
+						status += " (" + p.Reason + ")"
+					}
+				}
+				t.add(s.Name, status, next, fresh, last, fmt.Sprint(s.ConsecutiveFailures), fmt.Sprint(s.LostWindows))
 			}
-			return tw.Flush()
+			return t.print(out)
 		},
 	}
 	cmd.Flags().StringVar(&serverURL, "server", defaultServer(), "the daemon's API")
@@ -114,17 +131,27 @@ func runsCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), runs)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSCHEDULE\tUNIT\tTRIGGER\tOUTCOME\tFINISHED\tROWS\tBYTES\tKEY / ERROR")
+			out := cmd.OutOrStdout()
+			tty := isTerminal(out)
+			now := time.Now()
+			t := &table{header: []string{"ID", "SCHEDULE", "UNIT", "TRIGGER", "OUTCOME", "FINISHED", "ROWS", "BYTES", "KEY / ERROR"},
+				right: map[int]bool{6: true, 7: true}}
 			for _, r := range runs {
 				what := r.Key
 				if r.Error != "" {
 					what = r.Error
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Schedule, r.Unit, r.Trigger, r.Outcome,
-					stamp(r.Finished), r.Rows, r.Bytes, what)
+				finished, rows, size := stamp(r.Finished), fmt.Sprint(r.Rows), fmt.Sprint(r.Bytes)
+				if tty {
+					finished, rows, size = ago(r.Finished, now), thousands(r.Rows), iec(float64(r.Bytes))
+					if r.Finished.IsZero() {
+						finished = "-"
+					}
+					what = strings.Join(strings.Fields(what), " ") // one line
+				}
+				t.add(r.ID, r.Schedule, r.Unit, r.Trigger, r.Outcome, finished, rows, size, what)
 			}
-			return tw.Flush()
+			return t.print(out)
 		},
 	}
 	cmd.Flags().StringVar(&serverURL, "server", defaultServer(), "the daemon's API")

@@ -7,6 +7,8 @@ package compile
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +39,11 @@ type Options struct {
 	StateDir func() string
 	// Now is the wall clock.
 	Now func() time.Time
+	// NoRows is for commands that run no export (next, explain, validate):
+	// an embedded source is not opened (its init files not run) when the
+	// schema cache holds its table's columns from an earlier open of the
+	// same database and init files (see embeddedFingerprint). Online wins.
+	NoRows bool
 }
 
 // Compiler compiles the elements of one load.
@@ -198,7 +205,20 @@ func (cr *Compiler) Schema(ctx context.Context, s *config.Schedule) (workbook.Sc
 	table := s.Element.From.Table
 	var cols []source.Column
 	var parser workbook.SQLParser
-	if sc.Type == config.SourceDuckDB || cr.opts.Online {
+	var cached []source.Column
+	if sc.Type == config.SourceDuckDB && cr.opts.NoRows && !cr.opts.Online && table != "" {
+		cached, _ = cr.columnsOnce(sc.Name, table, func() ([]source.Column, error) {
+			cols, _ := cr.loadSchemaCache(sc.Name, table, embeddedFingerprint(sc))
+			if len(cols) == 0 {
+				// Not cached for this database: read live below, once.
+				return nil, errNotCached
+			}
+			return cols, nil
+		})
+	}
+	if len(cached) > 0 {
+		cols = cached
+	} else if sc.Type == config.SourceDuckDB || cr.opts.Online {
 		src, err := cr.opts.Source(ctx, sc.Name)
 		if err != nil {
 			return ws, nil, err
@@ -207,7 +227,7 @@ func (cr *Compiler) Schema(ctx context.Context, s *config.Schedule) (workbook.Sc
 			parser = p
 		}
 		if table != "" {
-			cols, err = cr.tableColumns(ctx, src, sc.Name, table)
+			cols, err = cr.tableColumns(ctx, src, sc, table)
 		} else {
 			if parser != nil {
 				if err := parser.CheckSelect(ctx, s.Element.From.SQL); err != nil {
@@ -254,11 +274,11 @@ func (cr *Compiler) Schema(ctx context.Context, s *config.Schedule) (workbook.Sc
 // tableColumns reads a table's columns once per load (not once per
 // schedule, which Load checks concurrently) and refreshes the schema
 // cache under state_dir.
-func (cr *Compiler) tableColumns(ctx context.Context, src source.Source, srcName, table string) ([]source.Column, error) {
-	return cr.columnsOnce(srcName, table, func() ([]source.Column, error) {
+func (cr *Compiler) tableColumns(ctx context.Context, src source.Source, sc *config.Source, table string) ([]source.Column, error) {
+	return cr.columnsOnce(sc.Name, table, func() ([]source.Column, error) {
 		cols, err := src.Columns(ctx, table)
 		if err == nil {
-			cr.saveSchemaCache(srcName, table, cols)
+			cr.saveSchemaCache(sc.Name, table, cols, embeddedFingerprint(sc))
 		}
 		return cols, err
 	})
@@ -295,15 +315,61 @@ type schemaCache struct {
 	Table   string          `json:"table"`
 	Columns []source.Column `json:"columns"`
 	Read    time.Time       `json:"read"`
+	// Fingerprint identifies the embedded database the columns were read
+	// from (embeddedFingerprint); empty for a warehouse.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// errNotCached: no cached columns to use without opening the source.
+var errNotCached = errors.New("no cached columns")
+
+// embeddedFingerprint identifies what an embedded (DuckDB) source's tables
+// are made of: its database path (and, for a file, its size and
+// modification time, WAL included), the bytes of each init file and the
+// configured variables. Columns cached under the same fingerprint are the
+// columns an open would read; any change to the files or the config
+// makes the next command open the source again. An unreadable file gives
+// no fingerprint (always open).
+func embeddedFingerprint(sc *config.Source) string {
+	if sc == nil || sc.Type != config.SourceDuckDB {
+		return ""
+	}
+	d := sc.DuckDB
+	h := sha256.New()
+	fmt.Fprintf(h, "exportd embedded schema v1\x00path=%s\x00", d.Path)
+	if d.Path != "" && d.Path != ":memory:" {
+		for _, p := range []string{d.Path, d.Path + ".wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				fmt.Fprintf(h, "file=%s size=%d mtime=%d\x00", p, fi.Size(), fi.ModTime().UnixNano())
+			}
+		}
+	}
+	for _, f := range d.Init {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(h, "init=%s len=%d\x00", f, len(data))
+		h.Write(data)
+	}
+	names := make([]string, 0, len(d.Vars))
+	for k := range d.Vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(h, "var=%q=%q\x00", k, d.Vars[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (cr *Compiler) schemaCachePath(src, table string) string {
 	return filepath.Join(cr.opts.StateDir(), "schema", src, table+".json")
 }
 
-func (cr *Compiler) saveSchemaCache(src, table string, cols []source.Column) {
+func (cr *Compiler) saveSchemaCache(src, table string, cols []source.Column, fingerprint string) {
 	p := cr.schemaCachePath(src, table)
-	data, _ := json.MarshalIndent(schemaCache{Source: src, Table: table, Columns: cols, Read: cr.opts.Now().UTC()}, "", "  ")
+	data, _ := json.MarshalIndent(schemaCache{Source: src, Table: table, Columns: cols, Read: cr.opts.Now().UTC(), Fingerprint: fingerprint}, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
 		tmp := p + ".tmp"
 		if os.WriteFile(tmp, data, 0o644) == nil {
@@ -312,13 +378,18 @@ func (cr *Compiler) saveSchemaCache(src, table string, cols []source.Column) {
 	}
 }
 
-func (cr *Compiler) loadSchemaCache(src, table string) ([]source.Column, bool) {
+// loadSchemaCache reads the cached columns of a table; with a fingerprint
+// (an embedded source) only columns cached under the same one count.
+func (cr *Compiler) loadSchemaCache(src, table string, fingerprint ...string) ([]source.Column, bool) {
 	data, err := os.ReadFile(cr.schemaCachePath(src, table))
 	if err != nil {
 		return nil, false
 	}
 	var c schemaCache
 	if json.Unmarshal(data, &c) != nil {
+		return nil, false
+	}
+	if len(fingerprint) > 0 && (fingerprint[0] == "" || c.Fingerprint != fingerprint[0]) {
 		return nil, false
 	}
 	return c.Columns, len(c.Columns) > 0

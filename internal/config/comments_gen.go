@@ -61,6 +61,7 @@ var goComments = map[string]string{
 	"github.com/exportd/exportd/internal/config.LoadOptions.LookupEnv":                 "LookupEnv resolves ${ENV_VAR} secret references; nil is os.LookupEnv. It is consulted for Secret fields only.",
 	"github.com/exportd/exportd/internal/config.LoadOptions.SkipSecrets":               "SkipSecrets checks the shape of secret references but does not resolve them (validate in CI, without production credentials). Every Secret is then unset.",
 	"github.com/exportd/exportd/internal/config.Notifier":                              "Notifier is one named destination of notifications (notify: in the daemon config).",
+	"github.com/exportd/exportd/internal/config.Notifier.CAFile":                       "CAFile is a PEM file of CA certificates trusted, besides the system's, for the SMTP server's STARTTLS certificate (a company's own CA); relative to the config file's folder.",
 	"github.com/exportd/exportd/internal/config.Notifier.From":                         "From and To are the envelope and header addresses of an email.",
 	"github.com/exportd/exportd/internal/config.Notifier.InsecureNoTLS":                "InsecureNoTLS sends mail without STARTTLS; allowed only to a loopback SMTP server (a local relay).",
 	"github.com/exportd/exportd/internal/config.Notifier.RateLimit":                    "RateLimit is the least time between two notifications of the same cause (schedule, event, window or condition); default 1h.",

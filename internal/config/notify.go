@@ -1,9 +1,11 @@
 package config
 
 import (
+	"crypto/x509"
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 )
@@ -38,6 +40,10 @@ type Notifier struct {
 	// InsecureNoTLS sends mail without STARTTLS; allowed only to a
 	// loopback SMTP server (a local relay).
 	InsecureNoTLS bool `yaml:"insecure_no_tls,omitempty" json:"insecure_no_tls,omitempty"`
+	// CAFile is a PEM file of CA certificates trusted, besides the
+	// system's, for the SMTP server's STARTTLS certificate (a company's own
+	// CA); relative to the config file's folder.
+	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
 	// RateLimit is the least time between two notifications of the same
 	// cause (schedule, event, window or condition); default 1h.
 	RateLimit Duration `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
@@ -68,6 +74,9 @@ func (l *loader) checkNotifiers(f *fileState, cfg *Config) {
 		}
 		if n.RateLimit < 0 {
 			l.errorf(f, p+".rate_limit", "must not be negative (0 means the default, 1h)")
+		}
+		if n.CAFile != "" && n.Type != "email" {
+			l.errorf(f, p+".ca_file", "only an email notifier takes ca_file (the CA of its SMTP server)")
 		}
 		switch n.Type {
 		case "webhook":
@@ -105,6 +114,17 @@ func (l *loader) checkNotifiers(f *fileState, cfg *Config) {
 			for i, to := range n.To {
 				if _, err := mail.ParseAddress(to); err != nil {
 					l.errorf(f, p+".to."+strconv.Itoa(i), "%s is not a mail address", quoteShort(to))
+				}
+			}
+			if n.CAFile != "" {
+				n.CAFile = resolvePath(cfg.Dir, n.CAFile)
+				switch data, err := os.ReadFile(n.CAFile); {
+				case n.InsecureNoTLS:
+					l.errorf(f, p+".ca_file", "is for STARTTLS, and insecure_no_tls is set; drop one of them")
+				case err != nil:
+					l.errorf(f, p+".ca_file", "cannot read %s: %s", n.CAFile, pathErrReason(err))
+				case !x509.NewCertPool().AppendCertsFromPEM(data):
+					l.errorf(f, p+".ca_file", "%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", n.CAFile)
 				}
 			}
 			if !n.Password.IsZero() && n.Username == "" {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -26,6 +28,14 @@ func TestNotifyConfig(t *testing.T) {
     username: exportd
     password: ${SMTP_PASSWORD}
 server:`
+	caDir := t.TempDir()
+	caPEM, notPEM := filepath.Join(caDir, "ca.pem"), filepath.Join(caDir, "not.pem")
+	if err := os.WriteFile(caPEM, []byte(testCAPEM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notPEM, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env := lookupIn(map[string]string{"HOOK_SECRET": "h", "SLACK_URL": "https://hooks.slack.com/services/T/B/X",
 		"SMTP_PASSWORD": "p", "SNOWFLAKE_PASSWORD": testEnv["SNOWFLAKE_PASSWORD"], "EXT_ID": testEnv["EXT_ID"], "EXPORTD_TOKEN": testEnv["EXPORTD_TOKEN"]})
 	cases := []struct {
@@ -57,6 +67,17 @@ server:`
 		{name: "email without TLS to a remote server", cfg: "notify:\n  owner: {type: email, smtp: \"mail.example.com:25\", insecure_no_tls: true, from: bad, to: []}\nserver:",
 			want: []string{`notify.owner.insecure_no_tls: only allowed for a loopback SMTP server; "mail.example.com" needs STARTTLS`,
 				`notify.owner.from: "bad" is not a mail address`, `notify.owner.to: missing; list at least one recipient`}},
+		{name: "email trusting a CA file", cfg: "notify:\n  owner: {type: email, smtp: \"mail.example.com:587\", from: a@example.com, to: [o@example.com], ca_file: " + caPEM + "}\nserver:",
+			verify: func(t *testing.T, cfg *Config) {
+				if got := cfg.Notify["owner"].CAFile; got != caPEM {
+					t.Errorf("ca_file = %q", got)
+				}
+			}},
+		{name: "CA file missing, not PEM, or not for email", cfg: "notify:\n  a: {type: email, smtp: \"mail.example.com:587\", from: a@example.com, to: [o@example.com], ca_file: no-such.pem}\n" +
+			"  b: {type: email, smtp: \"mail.example.com:587\", from: a@example.com, to: [o@example.com], ca_file: " + notPEM + "}\n" +
+			"  c: {type: webhook, url: \"https://hooks.example.com/x\", secret: \"${HOOK_SECRET}\", ca_file: " + caPEM + "}\nserver:",
+			want: []string{`notify.a.ca_file: cannot read `, `no-such.pem`, `notify.b.ca_file: ` + notPEM + ` holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+				`notify.c.ca_file: only an email notifier takes ca_file (the CA of its SMTP server)`}},
 		{name: "unknown type", cfg: "notify:\n  x: {type: pager}\nserver:",
 			want: []string{`notify.x.type: unknown notifier type "pager"; use webhook, slack or email`}},
 		{name: "alert without condition", cfg: good, sched: "alerts: [{name: spike}]\n",
@@ -89,3 +110,16 @@ server:`
 		})
 	}
 }
+
+// testCAPEM is a CA certificate (its key thrown away) for ca_file checks.
+const testCAPEM = `-----BEGIN CERTIFICATE-----
+MIIBZTCCAQugAwIBAgIBATAKBggqhkjOPQQDAjAaMRgwFgYDVQQDEw9leHBvcnRk
+IHRlc3QgQ0EwHhcNMjYwMTAxMDAwMDAwWhcNMzYwMTAxMDAwMDAwWjAaMRgwFgYD
+VQQDEw9leHBvcnRkIHRlc3QgQ0EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQo
+Mfby/+T0G6PmLOwZkB/uvHAVVTmF38QQ+d7H4YUFTnkC0yWSzGhNXrReSMtBL7kD
+gJm3AE9Mn5rd2Uri/x4Go0IwQDAOBgNVHQ8BAf8EBAMCAgQwDwYDVR0TAQH/BAUw
+AwEB/zAdBgNVHQ4EFgQUZrkD5HrSYBt5IcJ+O0eO2rg6UrIwCgYIKoZIzj0EAwID
+SAAwRQIgOAaeSgyCReZrHDIZDoMi8M6wprv5NWF5tfrq+z/wrkoCIQCWArypV5n6
+1vW8PqNLEkFdVfUcc7+GX1HquYeLagQr7w==
+-----END CERTIFICATE-----
+`

@@ -308,14 +308,15 @@ func (j *Job) putOptions(u domain.Unit, contentType, encoding string) archive.Pu
 // through a pipe; a failing query fails the pipe, so no object appears.
 func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u domain.Unit, tap Tap) (archive.ObjectInfo, render.Stats, source.Result, error) {
 	opts := j.putOptions(u, obj.ContentType, obj.ContentEncoding)
+	pc := newProgressCounter(ctx)
 	if sp, ok := j.Archive.Store.(archive.StreamPutter); ok {
 		// A local store takes the bytes directly: no pipe, no extra copy.
 		var sink *render.Sink
 		var qres source.Result
 		var qerr error
 		info, err := sp.PutStream(ctx, obj.Key, opts, func(w io.Writer) error {
-			sink = render.NewSink(w, render.Options{Gzip: j.Gzip})
-			res, err := j.Source.ExportCSV(ctx, q, withTap(sink, tap))
+			sink = render.NewSink(pc.wrapStore(w), render.Options{Gzip: j.Gzip})
+			res, err := j.Source.ExportCSV(ctx, q, pc.tee(withTap(sink, tap)))
 			if err != nil {
 				qerr = fmt.Errorf("query: %w", err)
 				return qerr
@@ -344,8 +345,8 @@ func (j *Job) upload(ctx context.Context, q source.Query, obj archive.Object, u 
 		pr.CloseWithError(err) // unblocks the writer if Put gave up early
 		done <- putResult{info, err}
 	}()
-	sink := render.NewSink(pw, render.Options{Gzip: j.Gzip})
-	res, qerr := j.Source.ExportCSV(ctx, q, withTap(sink, tap))
+	sink := render.NewSink(pc.wrapStore(pw), render.Options{Gzip: j.Gzip})
+	res, qerr := j.Source.ExportCSV(ctx, q, pc.tee(withTap(sink, tap)))
 	if qerr == nil {
 		qerr = sink.Close()
 	}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -71,9 +72,37 @@ func newSender(n *config.Notifier, roots *x509.CertPool) (sender, error) {
 	case "slack":
 		return &slack{url: n.WebhookURL.Reveal(), client: client}, nil
 	case "email":
+		if n.CAFile != "" {
+			pool, err := withCAFile(roots, n.CAFile)
+			if err != nil {
+				return nil, err
+			}
+			roots = pool
+		}
 		return &email{n: n, roots: roots}, nil
 	}
 	return nil, fmt.Errorf("unknown notifier type %q", n.Type)
+}
+
+// withCAFile is roots (nil: the system's pool) plus the certificates of a
+// PEM file.
+func withCAFile(roots *x509.CertPool, file string) (*x509.CertPool, error) {
+	var pool *x509.CertPool
+	if roots != nil {
+		pool = roots.Clone()
+	} else if sys, err := x509.SystemCertPool(); err == nil {
+		pool = sys
+	} else {
+		pool = x509.NewCertPool()
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("ca_file %s: no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 type webhook struct {
