@@ -79,7 +79,6 @@ func arrowRun(n int) (sum string, rows int64, total, encode time.Duration, err e
 	schema := arrow.NewSchema(fields, nil)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	types := []string{"LOGIN", "VIEW_WORKBOOK", "EXPORT_WORKBOOK", "LOGOUT"}
-	vals := make([]any, len(cols))
 	var buf []byte
 	for lo := 0; lo < n; lo += benchChunk {
 		hi := min(lo+benchChunk, n)
@@ -135,7 +134,7 @@ func arrowRun(n int) (sum string, rows int64, total, encode time.Duration, err e
 			a.Release()
 		}
 		t0 := time.Now()
-		k, err := writeRecord(enc, rec, cols, meta, vals)
+		k, err := writeRecord(enc, rec, cols, meta)
 		encode += time.Since(t0)
 		rec.Release()
 		if err != nil {
