@@ -1,6 +1,7 @@
-// Package e2e runs exportd's command line on a Snowflake schedule against
-// the fakesnow emulator, as the README's "A Snowflake schedule on your
-// machine" does, and the faults a production run meets.
+// Package e2e runs exportd's command line (validate --online, run, serve)
+// on the Snowflake schedules of config/emulator against the fakesnow
+// emulator, the schedules the README's "A Snowflake schedule on your
+// machine" runs, and the faults a production run meets.
 package e2e
 
 import (
