@@ -366,7 +366,7 @@ func TestSnowflakeNetworkFaults(t *testing.T) {
 			return false
 		}
 		switch m {
-		case "refused": // the connection closes before any answer
+		case "dropped": // the connection closes before any answer
 			panic(http.ErrAbortHandler)
 		case "503":
 			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
@@ -419,7 +419,7 @@ func TestSnowflakeNetworkFaults(t *testing.T) {
 		}
 	}
 
-	for _, m := range []string{"refused", "503"} {
+	for _, m := range []string{"dropped", "503"} {
 		t.Run(m+" once", func(t *testing.T) {
 			cfg, arch := withRetries(t, p.Port, 1)
 			set(m, 1)
