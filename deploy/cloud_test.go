@@ -192,3 +192,62 @@ func bucketOf(cfg *config.Config) string {
 	b, _, _ := strings.Cut(strings.TrimPrefix(cfg.Integrations["audit_archive"].S3.AllowedLocations[0], "s3://"), "/")
 	return b
 }
+
+// TestBucketLifecycle: the lifecycle rules of aws/bucket-lifecycle.json
+// abort incomplete uploads under the archive and expire the noncurrent
+// versions that claims, unload staging files, the head and pause markers
+// leave on a versioned (Object Lock) bucket, under the production
+// schedules' prefix; no rule expires current archive objects.
+func TestBucketLifecycle(t *testing.T) {
+	data, err := os.ReadFile("aws/bucket-lifecycle.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lc struct {
+		Rules []struct {
+			ID     string
+			Status string
+			Filter struct{ Prefix string }
+
+			AbortIncompleteMultipartUpload *struct{ DaysAfterInitiation int }
+			NoncurrentVersionExpiration    *struct{ NoncurrentDays int }
+			Expiration                     *struct {
+				Days                      int
+				ExpiredObjectDeleteMarker bool
+			}
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&lc); err != nil {
+		t.Fatalf("aws/bucket-lifecycle.json: %v", err)
+	}
+	cfg := prodConfig(t)
+	_, archivePrefix, _ := strings.Cut(strings.TrimPrefix(cfg.Integrations["audit_archive"].S3.AllowedLocations[0], "s3://"), "/")
+	schedPrefix := strings.TrimSuffix(stagingPrefix(t, cfg), domain.ClaimsDir+"/")
+	want := map[string]bool{schedPrefix + domain.ClaimsDir + "/": false, schedPrefix + domain.HeadDir + "/": false,
+		schedPrefix + domain.PausedDir + "/": false}
+	abort := false
+	for _, r := range lc.Rules {
+		if r.Status != "Enabled" {
+			t.Errorf("rule %s is not enabled", r.ID)
+		}
+		if r.Expiration != nil && r.Expiration.Days != 0 {
+			t.Errorf("rule %s expires current objects", r.ID)
+		}
+		if r.AbortIncompleteMultipartUpload != nil && r.Filter.Prefix == archivePrefix {
+			abort = true
+		}
+		if _, ok := want[r.Filter.Prefix]; ok && r.NoncurrentVersionExpiration != nil && r.NoncurrentVersionExpiration.NoncurrentDays > 0 {
+			want[r.Filter.Prefix] = true
+		}
+	}
+	if !abort {
+		t.Errorf("no rule aborts incomplete multipart uploads under %s", archivePrefix)
+	}
+	for p, ok := range want {
+		if !ok {
+			t.Errorf("no rule expires the noncurrent versions under %s", p)
+		}
+	}
+}

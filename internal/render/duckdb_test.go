@@ -86,8 +86,12 @@ func rowsCopy(t testing.TB, conn *sql.Conn, query string, opts render.Options) (
 	for i, ct := range types {
 		cols[i] = render.Column{Name: ct.Name(), Type: ct.DatabaseTypeName()}
 	}
-	var out bytes.Buffer
+	var out, typed bytes.Buffer
 	w, err := render.NewWriter(&out, cols, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw, err := render.NewWriter(&typed, cols, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +107,17 @@ func rowsCopy(t testing.TB, conn *sql.Conn, query string, opts render.Options) (
 		if err := w.Write(vals); err != nil {
 			return nil, render.Stats{}, err
 		}
+		if err := writeTyped(tw, vals); err != nil {
+			t.Fatalf("typed cells failed where Write did not: %v", err)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	st, err := w.Close()
+	if tst, terr := tw.Close(); err == nil && (terr != nil || tst != st || !bytes.Equal(typed.Bytes(), out.Bytes())) {
+		t.Fatalf("typed cells wrote other bytes than Write (error %v):\n%s\nWrite:\n%s", terr, shorten(typed.String()), shorten(out.String()))
+	}
 	return out.Bytes(), st, err
 }
 

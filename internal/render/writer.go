@@ -20,6 +20,11 @@ type Writer struct {
 	err    error // sticky: the destination failed
 	closed bool
 	stats  Stats
+
+	// the row the typed cell calls are writing (cells.go)
+	cell     int   // cells written so far
+	rowStart int   // where the row starts in buf
+	rowErr   error // its first error
 }
 
 // NewWriter starts a CSV with a header row of the columns' names. Column types are matched with

@@ -32,7 +32,44 @@ func field(t *testing.T, typ string, v any) (string, error) {
 		t.Fatal(err)
 	}
 	s := strings.TrimPrefix(out.String(), "c\n")
+
+	// The typed cell calls must write the same bytes and give the same error.
+	var typed bytes.Buffer
+	w, err = render.NewWriter(&typed, []render.Column{{Name: "c", Type: typ}}, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	terr := writeTyped(w, []any{v})
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if typed.String() != out.String() || (terr == nil) != (werr == nil) {
+		t.Errorf("%s %T(%v): typed cells wrote %q (error %v), Write wrote %q (error %v)", typ, v, v, typed.String(), terr, out.String(), werr)
+	}
 	return strings.TrimSuffix(s, "\n"), werr
+}
+
+// writeTyped writes row through the typed cell calls, picking the call by each value's Go type.
+func writeTyped(w *render.Writer, row []any) error {
+	for _, v := range row {
+		switch x := v.(type) {
+		case nil:
+			w.Null()
+		case string:
+			w.Text(x)
+		case int64:
+			w.Int(x)
+		case float64:
+			w.Float(x)
+		case bool:
+			w.Bool(x)
+		case time.Time:
+			w.Time(x)
+		default:
+			w.Value(x)
+		}
+	}
+	return w.EndRow()
 }
 
 type stringer string
@@ -108,6 +145,8 @@ func TestFieldFormats(t *testing.T) {
 		{"NUMBER(10,2)", ".5", `0.50`},
 		{"NUMBER(10,2)", float64(0.1), `0.10`},
 		{"NUMBER(10,2)", int64(5), `5.00`},
+		{"NUMBER(38,0)", int64(-12), `-12`},
+		{"NUMBER", int64(7), `7`},
 		{"NUMBER(10,2)", sql.NullString{String: "2.5", Valid: true}, `2.50`},
 		{"NUMBER(38,20)", big.NewFloat(0.25), `0.25000000000000000000`},
 		{"DECIMAL(3,3)", "0.5", `.500`},
@@ -309,6 +348,53 @@ func TestWriteRowErrorsLeaveNoTrace(t *testing.T) {
 	}
 	if st2, err := w.Close(); err != nil || st2 != st {
 		t.Errorf("second Close = %+v, %v; want %+v, nil", st2, err, st)
+	}
+}
+
+// The typed cell calls keep the same promise: a short, long or bad row writes nothing of itself.
+func TestTypedRowErrorsLeaveNoTrace(t *testing.T) {
+	var out bytes.Buffer
+	w, err := render.NewWriter(&out, []render.Column{{Name: "a", Type: "INTEGER"}, {Name: "b", Type: "VARCHAR"}},
+		render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Int(1)
+	w.Text("one")
+	if err := w.EndRow(); err != nil {
+		t.Fatal(err)
+	}
+	w.Int(2)
+	if err := w.EndRow(); !errors.Is(err, render.ErrColumnCount) {
+		t.Errorf("short row: err = %v, want ErrColumnCount", err)
+	}
+	w.Int(2)
+	w.Text("two")
+	w.Null()
+	if err := w.EndRow(); !errors.Is(err, render.ErrColumnCount) {
+		t.Errorf("long row: err = %v, want ErrColumnCount", err)
+	}
+	w.Text("x2")
+	w.Value([]any{"x"})
+	if err := w.EndRow(); !errors.Is(err, render.ErrUnsupportedValue) || !strings.Contains(err.Error(), `row 2 column "a"`) {
+		t.Errorf("bad value: err = %v, want ErrUnsupportedValue naming row 2 column a (the first error of the row)", err)
+	}
+	w.Null()
+	w.Text("three")
+	if err := w.EndRow(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a,b\n1,one\n,three\n"; out.String() != want || st.Rows != 2 {
+		t.Errorf("got %q with %d rows, want %q with 2", out.String(), st.Rows, want)
+	}
+	w.Int(4)
+	w.Text("four")
+	if err := w.EndRow(); !errors.Is(err, render.ErrClosed) {
+		t.Errorf("row after close: err = %v, want ErrClosed", err)
 	}
 }
 

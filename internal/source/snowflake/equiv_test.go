@@ -34,9 +34,17 @@ var emulatorDifferences = map[string]string{
 // daemon opens it) and loads the same rows into the emulator.
 func loadDemo(t testing.TB) (*duckdb.Source, *Source) {
 	t.Helper()
+	return loadBoth(t, []string{filepath.Join("..", "..", "..", "config", "demo", "audit_logs.sql")},
+		map[string]string{"demo_end": demoEnd, "demo_seed": "42"})
+}
+
+// loadBoth opens a DuckDB source that runs the init files (which make the
+// table AUDIT_LOGS) and loads the same rows into a database of the
+// emulator's.
+func loadBoth(t testing.TB, init []string, vars map[string]string) (*duckdb.Source, *Source) {
+	t.Helper()
 	duck, err := duckdb.Open(context.Background(), duckdb.Options{
-		Name: "demo", Path: duckdb.MemoryPath, Init: []string{filepath.Join("..", "..", "..", "config", "demo", "audit_logs.sql")},
-		Vars: map[string]string{"demo_end": demoEnd, "demo_seed": "42"}, TimeZone: "UTC", SpoolDir: t.TempDir(),
+		Name: "demo", Path: duckdb.MemoryPath, Init: init, Vars: vars, TimeZone: "UTC", SpoolDir: t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +72,7 @@ func loadDemo(t testing.TB) (*duckdb.Source, *Source) {
 		if c.Type == "TIMESTAMP" {
 			typ = "TIMESTAMP_NTZ"
 		} else if c.Type != "VARCHAR" {
-			t.Fatalf("demo column %s is %s: teach loadDemo its Snowflake type", c.Name, c.Type)
+			t.Fatalf("demo column %s is %s: teach loadBoth its Snowflake type", c.Name, c.Type)
 		}
 		ddl = append(ddl, quoteIdent(c.Name)+" "+typ)
 		sel = append(sel, quoteIdent(c.Name))
@@ -74,6 +82,24 @@ func loadDemo(t testing.TB) (*duckdb.Source, *Source) {
 		"INSERT INTO AUDIT_LOGS SELECT "+strings.Join(sel, ", ")+" FROM read_csv('"+strings.ReplaceAll(csvPath, "'", "''")+
 			"', header = true, all_varchar = true)")
 	return duck, sf
+}
+
+// sameCount requires both sides to hold the same AUDIT_LOGS, of at least
+// min rows: the cases compare results over a realistic table.
+func sameCount(t *testing.T, duck *duckdb.Source, sf *Source, min int64) {
+	t.Helper()
+	q := source.Query{SQL: "SELECT * FROM AUDIT_LOGS"}
+	nd, err := duck.Count(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := sf.Count(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nd != ns || nd < min {
+		t.Fatalf("AUDIT_LOGS holds %d rows in DuckDB and %d in the emulator; want the same, at least %d", nd, ns, min)
+	}
 }
 
 // elementCase is one element run on both dialects.
@@ -94,6 +120,8 @@ type elementCase struct {
 // CSV bytes on the embedded DuckDB and on the emulator over the same rows.
 func TestCrossDialect(t *testing.T) {
 	duck, sf := loadDemo(t)
+	// The QuickStart cases aggregate the whole demo log.
+	sameCount(t, duck, sf, 200_000)
 	schemaCols, err := duck.Columns(t.Context(), "AUDIT_LOGS")
 	if err != nil {
 		t.Fatal(err)
@@ -105,22 +133,7 @@ func TestCrossDialect(t *testing.T) {
 	if len(sfCols) != len(schemaCols) {
 		t.Fatalf("emulator columns %v, DuckDB %v", sfCols, schemaCols)
 	}
-	schemaFor := func(d workbook.Dialect, cols []source.Column) workbook.Schema {
-		s := workbook.Schema{Table: "AUDIT_LOGS"}
-		for _, c := range cols {
-			s.Columns = append(s.Columns, workbook.Column{Name: c.Name, Type: workbook.TypeFromSQL(d, c.Type)})
-		}
-		return s
-	}
-	quickStart := &workbook.Element{
-		From:    workbook.From{Table: "AUDIT_LOGS"},
-		GroupBy: []workbook.Grouping{{Formula: "[Request Time]", Truncate: "day"}},
-		Columns: []workbook.CalcColumn{
-			{Name: "Success", Formula: `CountIf([Event Type] = "LOGIN", [Event Status] = "SUCCESS")`},
-			{Name: "Failure", Formula: `CountIf([Event Type] = "LOGIN", [Event Status] = "FAILURE")`},
-		},
-		OrderBy: []workbook.Order{{Column: "Day of Request Time"}},
-	}
+	quickStart := quickStartElement()
 	rows := &workbook.Element{
 		From:    workbook.From{Table: "AUDIT_LOGS"},
 		OrderBy: []workbook.Order{{Column: "Request Time"}, {Column: "Request Id"}},
@@ -171,55 +184,113 @@ func TestCrossDialect(t *testing.T) {
 		{name: "failures per user and month", el: perUser, zone: "Europe/London", emu: "DATE_TRUNC of a DATE",
 			fix: func(s string) string { return strings.ReplaceAll(s, "-01T00:00:00Z,", "-01,") }},
 	}
-	end, _ := time.Parse(time.RFC3339, demoEnd)
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			loc := time.UTC
-			if c.zone != "" {
-				loc, _ = time.LoadLocation(c.zone)
-			}
-			day := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, -10)
-			v := workbook.Values{Now: end, WindowStart: day, WindowEnd: day.AddDate(0, 0, 1)}
-			var outs [2]bytes.Buffer
-			var sqls [2]string
-			for i, d := range []workbook.Dialect{workbook.DuckDB, workbook.Snowflake} {
-				var src source.Source = duck
-				cols := schemaCols
-				if d == workbook.Snowflake {
-					src, cols = sf, sfCols
-				}
-				comp, err := workbook.Compile(c.el, schemaFor(d, cols), workbook.Options{Dialect: d, Timezone: loc, Window: c.window, DedupeBy: c.dedupe})
-				if err != nil {
-					t.Fatalf("%s: compile: %v", d, err)
-				}
-				args, err := comp.Bind(v)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sqls[i] = comp.SQL
-				res, err := src.ExportCSV(t.Context(), source.Query{SQL: comp.SQL, Args: args}, &outs[i])
-				if err != nil {
-					t.Fatalf("%s: %v\n%s", d, err, comp.SQL)
-				}
-				if res.Rows == 0 {
-					t.Fatalf("%s: no rows; the case tests nothing\n%s", d, comp.SQL)
-				}
-			}
-			got := outs[1].Bytes()
-			if c.emu != "" {
-				if emulatorDifferences[c.emu] == "" {
-					t.Fatalf("case names unknown emulator difference %q", c.emu)
-				}
-				fixed := []byte(c.fix(string(got)))
-				if bytes.Equal(fixed, got) {
-					t.Errorf("emulator difference %q no longer shows: drop it from the case", c.emu)
-				}
-				got = fixed
-			}
-			if d := firstDiff(outs[0].Bytes(), got); d != "" {
-				t.Errorf("DuckDB and Snowflake (emulator) differ: %s\nDuckDB SQL:\n%s\nSnowflake SQL:\n%s", d, sqls[0], sqls[1])
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { compareDialects(t, c, duck, sf, schemaCols, sfCols, demoEnd) })
+	}
+}
+
+// compareDialects compiles c for DuckDB and for Snowflake, runs it on both
+// sides for the day ten days before end (in the case's zone) and requires
+// the same CSV bytes.
+func compareDialects(t *testing.T, c elementCase, duck *duckdb.Source, sf *Source, duckCols, sfCols []source.Column, endAt string) {
+	end, _ := time.Parse(time.RFC3339, endAt)
+	loc := time.UTC
+	if c.zone != "" {
+		loc, _ = time.LoadLocation(c.zone)
+	}
+	day := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, -10)
+	v := workbook.Values{Now: end, WindowStart: day, WindowEnd: day.AddDate(0, 0, 1)}
+	var outs [2]bytes.Buffer
+	var sqls [2]string
+	for i, d := range []workbook.Dialect{workbook.DuckDB, workbook.Snowflake} {
+		var src source.Source = duck
+		cols := duckCols
+		if d == workbook.Snowflake {
+			src, cols = sf, sfCols
+		}
+		comp, err := workbook.Compile(c.el, schemaFor(d, cols), workbook.Options{Dialect: d, Timezone: loc, Window: c.window, DedupeBy: c.dedupe})
+		if err != nil {
+			t.Fatalf("%s: compile: %v", d, err)
+		}
+		args, err := comp.Bind(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sqls[i] = comp.SQL
+		res, err := src.ExportCSV(t.Context(), source.Query{SQL: comp.SQL, Args: args}, &outs[i])
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", d, err, comp.SQL)
+		}
+		if res.Rows == 0 {
+			t.Fatalf("%s: no rows; the case tests nothing\n%s", d, comp.SQL)
+		}
+	}
+	got := outs[1].Bytes()
+	if c.emu != "" {
+		if emulatorDifferences[c.emu] == "" {
+			t.Fatalf("case names unknown emulator difference %q", c.emu)
+		}
+		fixed := []byte(c.fix(string(got)))
+		if bytes.Equal(fixed, got) {
+			t.Errorf("emulator difference %q no longer shows: drop it from the case", c.emu)
+		}
+		got = fixed
+	}
+	if d := firstDiff(outs[0].Bytes(), got); d != "" {
+		t.Errorf("DuckDB and Snowflake (emulator) differ: %s\nDuckDB SQL:\n%s\nSnowflake SQL:\n%s", d, sqls[0], sqls[1])
+	}
+}
+
+func schemaFor(d workbook.Dialect, cols []source.Column) workbook.Schema {
+	s := workbook.Schema{Table: "AUDIT_LOGS"}
+	for _, c := range cols {
+		s.Columns = append(s.Columns, workbook.Column{Name: c.Name, Type: workbook.TypeFromSQL(d, c.Type)})
+	}
+	return s
+}
+
+// quickStartElement is the Daily Login Activity element of Sigma's
+// audit-log QuickStart.
+func quickStartElement() *workbook.Element {
+	return &workbook.Element{
+		From:    workbook.From{Table: "AUDIT_LOGS"},
+		GroupBy: []workbook.Grouping{{Formula: "[Request Time]", Truncate: "day"}},
+		Columns: []workbook.CalcColumn{
+			{Name: "Success", Formula: `CountIf([Event Type] = "LOGIN", [Event Status] = "SUCCESS")`},
+			{Name: "Failure", Formula: `CountIf([Event Type] = "LOGIN", [Event Status] = "FAILURE")`},
+		},
+		OrderBy: []workbook.Order{{Column: "Day of Request Time"}},
+	}
+}
+
+// TestCrossDialectQuickStartDST: the QuickStart on 200k generated rows
+// (the workbook package's TestQuickStartMatchesHandWritten data: a row
+// every 137 s from 2027-03-01, across both 2027 DST changes, NULLs in
+// both columns), on DuckDB and on the emulator, per day in UTC, Los
+// Angeles and London.
+func TestCrossDialectQuickStartDST(t *testing.T) {
+	init := filepath.Join(t.TempDir(), "audit_dst.sql")
+	if err := os.WriteFile(init, []byte(`CREATE TABLE AUDIT_LOGS AS
+SELECT TIMESTAMP '2027-03-01 00:00:00' + to_seconds(i * 137) AS REQUEST_TIME,
+  CASE i % 7 WHEN 0 THEN 'VIEW_WORKBOOK' WHEN 1 THEN 'EXPORT' WHEN 2 THEN NULL ELSE 'LOGIN' END AS EVENT_TYPE,
+  CASE i % 5 WHEN 0 THEN 'FAILURE' WHEN 1 THEN NULL ELSE 'SUCCESS' END AS EVENT_STATUS
+FROM range(200000) r(i);
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	duck, sf := loadBoth(t, []string{init}, nil)
+	sameCount(t, duck, sf, 200_000)
+	duckCols, err := duck.Columns(t.Context(), "AUDIT_LOGS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfCols, err := sf.Columns(t.Context(), "AUDIT_LOGS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zone := range []string{"UTC", "America/Los_Angeles", "Europe/London"} {
+		c := elementCase{name: "QuickStart " + zone, el: quickStartElement(), zone: zone}
+		t.Run(c.name, func(t *testing.T) { compareDialects(t, c, duck, sf, duckCols, sfCols, "2027-12-01T00:00:00Z") })
 	}
 }
 

@@ -247,7 +247,6 @@ func (s *Source) stream(ctx context.Context, rows driver.Rows, qid string, cols 
 		return 0, werr
 	}
 	var n int64
-	vals := make([]any, len(cols))
 	for _, b := range batches {
 		t0 := time.Now()
 		recs, err := b.WithContext(arrowCtx(ctx)).Fetch()
@@ -263,7 +262,7 @@ func (s *Source) stream(ctx context.Context, rows driver.Rows, qid string, cols 
 		}
 		for ri, rec := range *recs {
 			t0 := time.Now()
-			k, err := writeRecord(enc, rec, cols, meta, vals)
+			k, err := writeRecord(enc, rec, cols, meta)
 			trace("encode", t0)
 			n += k
 			rec.Release()
@@ -298,25 +297,27 @@ type colMeta struct {
 	scale int
 }
 
-// writeRecord writes the rows of one Arrow record in Snowflake's layout.
-func writeRecord(enc *render.Writer, rec arrow.Record, cols []source.Column, meta []colMeta, vals []any) (int64, error) {
+// writeRecord writes the rows of one Arrow record in Snowflake's layout,
+// each cell straight from its Arrow array into the encoder's typed calls (no
+// value is boxed, so a row leaves no garbage behind).
+func writeRecord(enc *render.Writer, rec arrow.Record, cols []source.Column, meta []colMeta) (int64, error) {
 	if int(rec.NumCols()) != len(cols) || len(meta) != len(cols) {
 		return 0, fmt.Errorf("result chunk has %d columns, want %d", rec.NumCols(), len(cols))
 	}
-	convs := make([]func(int) any, len(cols))
+	cells := make([]cellFunc, len(cols))
 	for j := range cols {
 		c, err := converter(meta[j].typ, meta[j].scale, rec.Column(j))
 		if err != nil {
 			return 0, fmt.Errorf("column %q: %w", cols[j].Name, err)
 		}
-		convs[j] = c
+		cells[j] = c
 	}
 	var n int64
 	for i := 0; i < int(rec.NumRows()); i++ {
-		for j, c := range convs {
-			vals[j] = c(i)
+		for _, c := range cells {
+			c(enc, i)
 		}
-		if err := enc.Write(vals); err != nil {
+		if err := enc.EndRow(); err != nil {
 			return n, err
 		}
 		n++
@@ -330,75 +331,59 @@ func releaseFrom(recs []arrow.Record, i int) {
 	}
 }
 
-// converter returns the function that gives row i of col as a value the
-// render.Writer formats like DuckDB's COPY. typ is the driver's lower-case
-// Snowflake type; col is Snowflake's own Arrow layout (higher precision,
-// original timestamps).
-func converter(typ string, scale int, col arrow.Array) (func(int) any, error) {
-	null := func(i int) bool { return col.IsNull(i) }
+// cellFunc writes row i of a column as one cell.
+type cellFunc func(enc *render.Writer, i int)
+
+// converter returns the cellFunc of col: the value render.Writer formats
+// like DuckDB's COPY. typ is the driver's lower-case Snowflake type; col is
+// Snowflake's own Arrow layout (higher precision, original timestamps).
+func converter(typ string, scale int, col arrow.Array) (cellFunc, error) {
+	// cell wraps the non-NULL case with the column's NULL check.
+	cell := func(f cellFunc) cellFunc {
+		if col.NullN() == 0 {
+			return f
+		}
+		return func(enc *render.Writer, i int) {
+			if col.IsNull(i) {
+				enc.Null()
+				return
+			}
+			f(enc, i)
+		}
+	}
 	switch typ {
 	case "fixed":
 		switch a := col.(type) {
 		case *array.Int8:
-			return fixed(null, func(i int) int64 { return int64(a.Value(i)) }, scale), nil
+			return cell(fixed(func(i int) int64 { return int64(a.Value(i)) }, scale)), nil
 		case *array.Int16:
-			return fixed(null, func(i int) int64 { return int64(a.Value(i)) }, scale), nil
+			return cell(fixed(func(i int) int64 { return int64(a.Value(i)) }, scale)), nil
 		case *array.Int32:
-			return fixed(null, func(i int) int64 { return int64(a.Value(i)) }, scale), nil
+			return cell(fixed(func(i int) int64 { return int64(a.Value(i)) }, scale)), nil
 		case *array.Int64:
-			return fixed(null, a.Value, scale), nil
+			return cell(fixed(a.Value, scale)), nil
 		case *array.Decimal128:
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return scaled(a.Value(i).BigInt().String(), scale)
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Text(scaled(a.Value(i).BigInt().String(), scale)) }), nil
 		}
 	case "real":
 		if a, ok := col.(*array.Float64); ok {
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return a.Value(i)
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Float(a.Value(i)) }), nil
 		}
 	case "text":
 		if a, ok := col.(*array.String); ok {
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return a.Value(i)
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Text(a.Value(i)) }), nil
 		}
 	case "variant", "object", "array":
 		if a, ok := col.(*array.String); ok {
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return compactJSON(a.Value(i))
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Text(compactJSON(a.Value(i))) }), nil
 		}
 	case "boolean":
 		if a, ok := col.(*array.Boolean); ok {
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return a.Value(i)
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Bool(a.Value(i)) }), nil
 		}
 	case "date":
 		if a, ok := col.(*array.Date32); ok {
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return time.Unix(int64(a.Value(i))*86400, 0).UTC()
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Time(time.Unix(int64(a.Value(i))*86400, 0).UTC()) }), nil
 		}
 	case "time":
 		var v func(int) int64
@@ -413,68 +398,54 @@ func converter(typ string, scale int, col arrow.Array) (func(int) any, error) {
 		}
 		if v != nil {
 			mul := pow10[9-scale]
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return time.Unix(0, v(i)*mul).UTC()
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Time(time.Unix(0, v(i)*mul).UTC()) }), nil
 		}
 	case "timestamp_ntz", "timestamp_ltz", "timestamp_tz":
 		// NTZ is a wall clock, LTZ and TZ are instants; all three are
 		// printed in UTC (a TZ offset changes nothing in the output).
 		switch a := col.(type) {
 		case *array.Int64:
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return scaledTime(a.Value(i), scale)
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Time(scaledTime(a.Value(i), scale)) }), nil
 		case *array.Timestamp:
 			// Arrow's own timestamp (fakesnow sends NTZ so).
 			unit := a.DataType().(*arrow.TimestampType).Unit
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return a.Value(i).ToTime(unit).UTC()
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Time(a.Value(i).ToTime(unit).UTC()) }), nil
 		case *array.Struct:
 			// A NULL may be marked on the struct or only on its fields.
-			null = func(i int) bool { return a.IsNull(i) || a.NumField() == 0 || a.Field(0).IsNull(i) }
+			if a.NumField() == 0 {
+				return func(enc *render.Writer, _ int) { enc.Null() }, nil
+			}
+			f0 := a.Field(0)
+			structCell := func(f cellFunc) cellFunc {
+				if a.NullN() == 0 && f0.NullN() == 0 {
+					return f
+				}
+				return func(enc *render.Writer, i int) {
+					if a.IsNull(i) || f0.IsNull(i) {
+						enc.Null()
+						return
+					}
+					f(enc, i)
+				}
+			}
 			switch {
 			case a.NumField() == 2 && typ == "timestamp_tz":
-				v, ok := a.Field(0).(*array.Int64)
-				if ok {
-					return func(i int) any {
-						if null(i) {
-							return nil
-						}
-						return scaledTime(v.Value(i), scale)
-					}, nil
+				if v, ok := f0.(*array.Int64); ok {
+					return structCell(func(enc *render.Writer, i int) { enc.Time(scaledTime(v.Value(i), scale)) }), nil
 				}
 			case a.NumField() >= 2:
-				ep, ok1 := a.Field(0).(*array.Int64)
+				ep, ok1 := f0.(*array.Int64)
 				fr, ok2 := a.Field(1).(*array.Int32)
 				if ok1 && ok2 {
-					return func(i int) any {
-						if null(i) {
-							return nil
-						}
-						return time.Unix(ep.Value(i), int64(fr.Value(i))).UTC()
-					}, nil
+					return structCell(func(enc *render.Writer, i int) {
+						enc.Time(time.Unix(ep.Value(i), int64(fr.Value(i))).UTC())
+					}), nil
 				}
 			}
 		}
 	case "binary":
 		if a, ok := col.(*array.Binary); ok {
-			return func(i int) any {
-				if null(i) {
-					return nil
-				}
-				return bytes.Clone(a.Value(i))
-			}, nil
+			return cell(func(enc *render.Writer, i int) { enc.Value(a.Value(i)) }), nil
 		}
 	}
 	return nil, fmt.Errorf("Snowflake type %s in Arrow layout %s is not supported", strings.ToUpper(typ), col.DataType())
@@ -502,21 +473,11 @@ func scaledTime(v int64, scale int) time.Time {
 	return time.Unix(sec, frac*pow10[9-scale]).UTC()
 }
 
-func fixed(null func(int) bool, v func(int) int64, scale int) func(int) any {
+func fixed(v func(int) int64, scale int) cellFunc {
 	if scale == 0 {
-		return func(i int) any {
-			if null(i) {
-				return nil
-			}
-			return v(i)
-		}
+		return func(enc *render.Writer, i int) { enc.Int(v(i)) }
 	}
-	return func(i int) any {
-		if null(i) {
-			return nil
-		}
-		return scaled(strconv.FormatInt(v(i), 10), scale)
-	}
+	return func(enc *render.Writer, i int) { enc.Text(scaled(strconv.FormatInt(v(i), 10), scale)) }
 }
 
 // scaled puts the decimal point into an integer's digits: ("-1234", 2) is

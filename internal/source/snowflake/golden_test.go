@@ -203,8 +203,7 @@ func writeTestRecord(t *testing.T, enc *render.Writer, cols []source.Column, met
 		a.Release()
 	}
 	defer rec.Release()
-	vals := make([]any, len(cols))
-	got, err := writeRecord(enc, rec, cols, meta, vals)
+	got, err := writeRecord(enc, rec, cols, meta)
 	if err != nil || got != n {
 		t.Fatalf("writeRecord: %d rows, %v", got, err)
 	}

@@ -1,6 +1,7 @@
-// Package e2e runs exportd's command line on a Snowflake schedule against
-// the fakesnow emulator, as the README's "A Snowflake schedule on your
-// machine" does, and the faults a production run meets.
+// Package e2e runs exportd's command line (validate --online, run, serve)
+// on the Snowflake schedules of config/emulator against the fakesnow
+// emulator, the schedules the README's "A Snowflake schedule on your
+// machine" runs, and the faults a production run meets.
 package e2e
 
 import (
@@ -91,11 +92,26 @@ func repoRoot(t *testing.T) string {
 }
 
 // exportd runs the command line in-process and returns its exit code and
-// outputs (logs are JSON on stderr).
+// outputs: stdout, and stderr followed by the log lines (JSON), which the
+// logger writes to the process's stderr: it is a file of the test's while
+// the command runs.
 func exportd(ctx context.Context, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
+	f, err := os.CreateTemp("", "exportd-e2e-log-")
+	if err != nil {
+		return -1, "", err.Error()
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	stderr := os.Stderr
+	os.Stderr = f
 	code := cli.Main(ctx, "test", append([]string{"--log-format", "json"}, args...), &out, &errb)
-	return code, out.String(), errb.String()
+	os.Stderr = stderr
+	logs, err := os.ReadFile(f.Name())
+	if err != nil {
+		return -1, out.String(), err.Error()
+	}
+	return code, out.String(), errb.String() + string(logs)
 }
 
 // archived lists the archive's files with their contents.
@@ -300,4 +316,157 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// withRetries copies the emulator config for port and gives audit-log-rows
+// a quick retry policy (the default waits 30 s before the second attempt).
+func withRetries(t *testing.T, port int, attempts int) (cfg, arch string) {
+	t.Helper()
+	cfg, arch, _ = setup(t, port)
+	p := filepath.Join(filepath.Dir(cfg), "schedules", "audit-log-rows.yaml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, []byte(fmt.Sprintf("retries: {attempts: %d, initial: 50ms, max: 100ms}\n", attempts))...)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// As the README says: validate --online first (it caches the columns).
+	if code, out, errs := exportd(t.Context(), "-c", cfg, "validate", "--online"); code != 0 {
+		t.Fatalf("validate --online: exit %d\n%s\n%s", code, out, errs)
+	}
+	return cfg, arch
+}
+
+// TestSnowflakeNetworkFaults: the connection to Snowflake breaks before the
+// result's first byte. Once: the driver sends the request again and the run
+// archives the whole day. For a whole attempt (the driver's and the
+// source's own resends included): the daemon's retry policy runs the unit
+// again and it archives the whole day. For every attempt: a clear error,
+// nothing archived.
+func TestSnowflakeNetworkFaults(t *testing.T) {
+	p := testenv.StartSnowProxy(t, emu)
+	var mu sync.Mutex
+	var mode string
+	var left, seen int // export requests still to break (-1: all); export requests seen
+	p.SetHook(func(w http.ResponseWriter, r *testenv.SnowRequest) bool {
+		export := r.Path == "/queries/v1/query-request" && strings.Contains(r.SQL, "QUALIFY") && !strings.Contains(string(r.Body), `"describeOnly":true`)
+		if !export {
+			return false
+		}
+		mu.Lock()
+		seen++
+		m, breakIt := mode, left != 0
+		if left > 0 {
+			left--
+		}
+		mu.Unlock()
+		if !breakIt {
+			return false
+		}
+		switch m {
+		case "dropped": // the connection closes before any answer
+			panic(http.ErrAbortHandler)
+		case "503":
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		case "cut": // the answer starts, then the connection breaks
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"data":{"parameters":[`))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		return true
+	})
+	set := func(m string, n int) {
+		mu.Lock()
+		mode, left, seen = m, n, 0
+		mu.Unlock()
+	}
+	counts := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return left, seen
+	}
+	ctx := t.Context()
+	// The unit's own objects (serve --once also exports the QuickStart
+	// schedule, which is not broken).
+	unitFiles := func(t *testing.T, arch string) map[string]string {
+		files := map[string]string{}
+		for k, v := range archived(t, arch) {
+			if strings.Contains(k, "/sigma/audit/audit-log-rows/") {
+				files[k] = v
+			}
+		}
+		return files
+	}
+	complete := func(t *testing.T, arch string) {
+		t.Helper()
+		files := unitFiles(t, arch)
+		csvs, mans := suffixed(files, ".csv"), suffixed(files, ".manifest.json")
+		if len(csvs) != 1 || len(mans) != 1 {
+			t.Fatalf("archive: %v", keys(files))
+		}
+		if n := strings.Count(files[csvs[0]], "\n"); n != 41 {
+			t.Errorf("archived csv has %d lines, want the header and 40 rows", n)
+		}
+	}
+	nothing := func(t *testing.T, arch string) {
+		t.Helper()
+		for k := range unitFiles(t, arch) {
+			t.Errorf("a failed run left %s", k)
+		}
+	}
+
+	for _, m := range []string{"dropped", "503"} {
+		t.Run(m+" once", func(t *testing.T) {
+			cfg, arch := withRetries(t, p.Port, 1)
+			set(m, 1)
+			code, out, errs := exportd(ctx, "-c", cfg, "--now", "2026-11-25T06:00:00Z", "run", "audit-log-rows")
+			left, seen := counts()
+			if code != 0 || !strings.Contains(out, "rows      40") || left != 0 || seen != 2 {
+				t.Fatalf("exit %d, %d export requests, %d breaks left\n%s\n%s", code, seen, left, out, errs)
+			}
+			complete(t, arch)
+			noSecret(t, "run output", out+errs)
+		})
+	}
+
+	// One attempt of `exportd run` (which does not retry), broken all the
+	// way: a clear error, nothing archived, and the number of requests one
+	// attempt sends.
+	cfg, arch := withRetries(t, p.Port, 2)
+	set("cut", -1)
+	code, out, errs := exportd(ctx, "-c", cfg, "--now", "2026-11-25T06:00:00Z", "run", "audit-log-rows")
+	left, perAttempt := counts()
+	if code == 0 || !strings.Contains(errs, `snowflake source "warehouse": export query: unexpected EOF`) || perAttempt < 2 {
+		t.Fatalf("broken connection: exit %d after %d export requests\n%s\n%s", code, perAttempt, out, errs)
+	}
+	nothing(t, arch)
+	noSecret(t, "run output", out+errs)
+
+	// The daemon: the first attempt breaks as that one did, the retry
+	// policy's second attempt gets through.
+	set("cut", perAttempt)
+	code, out, errs = exportd(ctx, "-c", cfg, "--now", "2026-11-25T06:00:00Z", "serve", "--once")
+	left, seen = counts()
+	if code != 0 || left != 0 || seen != perAttempt+1 || !strings.Contains(errs, "export failed; will retry") {
+		t.Fatalf("serve --once with the first attempt broken: exit %d, %d export requests (%d per attempt), %d breaks left\n%s\n%s",
+			code, seen, perAttempt, left, out, errs)
+	}
+	complete(t, arch)
+	noSecret(t, "serve output", out+errs)
+
+	// Broken for longer than the retry policy: the unit fails after its
+	// two attempts, with the cause, and nothing is archived.
+	cfg, arch = withRetries(t, p.Port, 2)
+	set("cut", -1)
+	code, out, errs = exportd(ctx, "-c", cfg, "--now", "2026-11-25T06:00:00Z", "serve", "--once")
+	_, seen = counts()
+	if code == 0 || seen != 2*perAttempt || !strings.Contains(errs, "attempt 2 of 2") || !strings.Contains(errs, "unexpected EOF") {
+		t.Fatalf("serve --once, always broken: exit %d, %d export requests\n%s\n%s", code, seen, out, errs)
+	}
+	nothing(t, arch)
+	noSecret(t, "serve output", out+errs)
 }

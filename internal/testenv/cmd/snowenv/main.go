@@ -1,12 +1,15 @@
-// Command snowenv starts, on 127.0.0.1, what a warehouse-side unload needs
-// without a Snowflake account: a local S3 server (versitygw, with an Object
-// Lock bucket), the fakesnow Snowflake emulator loaded with the last days of
-// the demo audit log, and the proxy in front of it that answers COPY INTO
-// <location> by writing the file into the S3 server. It writes a daemon
-// config, a schedule with unload: warehouse and the environment to use into
-// -dir, prints how to run them, and stops everything on Ctrl-C.
+// Command snowenv starts, on 127.0.0.1, what Snowflake schedules need
+// without a Snowflake account: the fakesnow Snowflake emulator loaded with
+// the last days of the demo audit log (SIGMA_AUDIT.AUDIT.AUDIT_LOGS, Sigma's
+// columns), a local S3 server (versitygw, with an Object Lock bucket), and
+// the proxy in front of the emulator that answers COPY INTO <location> by
+// writing the file into the S3 server. It writes into -dir a daemon config
+// (a snowflake source on the proxy, a local folder and an s3 integration),
+// the schedules of config/emulator (rows and the QuickStart, through
+// exportd) and one with unload: warehouse, and the environment to use;
+// prints how to run them; and stops everything on Ctrl-C.
 //
-//	go run ./internal/testenv/cmd/snowenv -dir /tmp/exportd-unload
+//	go run ./internal/testenv/cmd/snowenv -dir /tmp/exportd-snowflake
 package main
 
 import (
@@ -33,7 +36,7 @@ func main() {
 	days := flag.Int("days", 3, "days of demo audit log to load into the emulator")
 	flag.Parse()
 	if *dir == "" {
-		fmt.Fprintln(os.Stderr, "snowenv: set -dir, e.g. -dir /tmp/exportd-unload")
+		fmt.Fprintln(os.Stderr, "snowenv: set -dir, e.g. -dir /tmp/exportd-snowflake")
 		os.Exit(2)
 	}
 	if err := run(*dir, *days); err != nil {
@@ -67,7 +70,7 @@ func run(dir string, days int) error {
 	}
 	defer fs.Stop()
 	direct := sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, sf.Config{Account: "local", User: "exportd", Password: "local",
-		Database: "SIGMA", Schema: "AUDIT", Protocol: "http", Host: fs.Host, Port: fs.Port, Tracing: "off", DisableOCSPChecks: true}))
+		Database: "SIGMA_AUDIT", Schema: "AUDIT", Protocol: "http", Host: fs.Host, Port: fs.Port, Tracing: "off", DisableOCSPChecks: true}))
 	defer direct.Close()
 	n, err := loadAuditLogs(ctx, direct, days)
 	if err != nil {
@@ -88,44 +91,61 @@ func run(dir string, days int) error {
 		"exportd.yaml":                       fmt.Sprintf(configYAML, proxy.Port, gw.Endpoint, bucket),
 		"schedules/daily-logins-unload.yaml": fmt.Sprintf(scheduleYAML, bucket),
 	}
+	// The streaming schedules are the repository's own (config/emulator).
+	for _, name := range []string{"audit-log-rows.yaml", "daily-login-activity.yaml"} {
+		b, err := os.ReadFile(filepath.Join("config", "emulator", "schedules", name))
+		if err != nil {
+			return fmt.Errorf("run from the repository's root: %w", err)
+		}
+		var keep []string
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if !strings.HasPrefix(l, "# yaml-language-server:") {
+				keep = append(keep, l)
+			}
+		}
+		files["schedules/"+name] = strings.Join(keep, "")
+	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			return err
 		}
 	}
-	fmt.Printf(`ready: %d audit rows in the emulator (SIGMA.AUDIT.AUDIT_LOGS), S3 on %s (bucket %s, Object Lock)
-in another shell:
+	fmt.Printf(`ready: %d audit rows of the last %d days in the emulator (SIGMA_AUDIT.AUDIT.AUDIT_LOGS),
+S3 on %s (bucket %s, Object Lock); config and schedules in %s
+in another shell, from the repository:
   . %s/env
   go run ./cmd/exportd -c %s/exportd.yaml validate --online
+  go run ./cmd/exportd -c %s/exportd.yaml run audit-log-rows
   go run ./cmd/exportd -c %s/exportd.yaml run daily-logins-unload
 Ctrl-C stops the servers.
-`, n, gw.Endpoint, bucket, dir, dir, dir)
+`, n, days, gw.Endpoint, bucket, dir, dir, dir, dir, dir)
 	<-ctx.Done()
 	return nil
 }
 
 const configYAML = `# Written by internal/testenv/cmd/snowenv: a snowflake source (the fakesnow
-# emulator behind the unloading proxy) and an s3 integration (versitygw).
+# emulator behind the unloading proxy), a local folder and an s3 integration
+# (versitygw). The same source block, without host/port/protocol and with
+# key-pair auth, is a production Snowflake (see the README).
 state_dir: state
 schedules_dir: schedules
 sources:
   warehouse:
     type: snowflake
     account: local
-    user: exportd
-    password: ${SNOWFLAKE_PASSWORD}
-    database: SIGMA
+    user: EXPORTD
+    password: ${SNOWFLAKE_PASSWORD}   # the emulator takes any password
+    database: SIGMA_AUDIT
     schema: AUDIT
     host: 127.0.0.1
     port: %d
     protocol: http
     timezone: UTC
-    columns:
-      AUDIT_LOGS:
-        REQUEST_TIME: {type: TIMESTAMP_NTZ}
-        EVENT_TYPE: {type: TEXT}
-        EVENT_STATUS: {type: TEXT}
+    statement_timeout: 10m
 integrations:
+  local:
+    type: folder
+    path: archive
   local_s3:
     type: s3
     endpoint: %s
@@ -136,6 +156,8 @@ integrations:
     allowed_locations: ["s3://%[3]s/sigma/"]
     object_lock: {mode: GOVERNANCE, retain: 1d}
     snowflake_integration: AUDIT_S3
+runs:
+  max_concurrent: 2
 `
 
 const scheduleYAML = `# Daily logins, unloaded by the warehouse (COPY INTO through AUDIT_S3).
@@ -182,13 +204,16 @@ func loadAuditLogs(ctx context.Context, db *sql.DB, days int) (int, error) {
 			return 0, fmt.Errorf("demo data: %w", err)
 		}
 	}
-	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS SIGMA", "CREATE SCHEMA IF NOT EXISTS SIGMA.AUDIT",
-		"CREATE OR REPLACE TABLE AUDIT_LOGS (REQUEST_TIME TIMESTAMP_NTZ, EVENT_TYPE TEXT, EVENT_STATUS TEXT, USER_EMAIL TEXT, REQUEST_ID TEXT)"} {
+	const cols = "REQUEST_TIME, EVENT_CATEGORY, EVENT_TYPE, EVENT_STATUS, EVENT_STATUS_REASON_CODE, USER_ID, USER_EMAIL, " +
+		"USER_ROLE, OBJECT_ID, OBJECT_NAME, IP_ADDRESS, USER_AGENT, REQUEST_ID, SESSION_ID"
+	names := strings.Split(cols, ", ")
+	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS SIGMA_AUDIT", "CREATE SCHEMA IF NOT EXISTS SIGMA_AUDIT.AUDIT",
+		"CREATE OR REPLACE TABLE AUDIT_LOGS (REQUEST_TIME TIMESTAMP_NTZ, " + strings.Join(names[1:], " TEXT, ") + " TEXT)"} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return 0, fmt.Errorf("emulator: %w", err)
 		}
 	}
-	rows, err := duck.QueryContext(ctx, `SELECT strftime(REQUEST_TIME, '%Y-%m-%d %H:%M:%S.%f'), EVENT_TYPE, EVENT_STATUS, USER_EMAIL, REQUEST_ID
+	rows, err := duck.QueryContext(ctx, `SELECT strftime(REQUEST_TIME, '%Y-%m-%d %H:%M:%S.%f'), `+strings.Join(names[1:], ", ")+`
 		FROM AUDIT_LOGS WHERE REQUEST_TIME >= $1::TIMESTAMP ORDER BY REQUEST_TIME`, end.AddDate(0, 0, -days).Format("2006-01-02 15:04:05"))
 	if err != nil {
 		return 0, err
@@ -210,12 +235,20 @@ func loadAuditLogs(ctx context.Context, db *sql.DB, days int) (int, error) {
 		batch = batch[:0]
 		return err
 	}
+	v := make([]sql.NullString, len(names))
+	ptrs := make([]any, len(names))
+	for i := range v {
+		ptrs[i] = &v[i]
+	}
 	for rows.Next() {
-		var v [5]sql.NullString
-		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4]); err != nil {
+		if err := rows.Scan(ptrs...); err != nil {
 			return n, err
 		}
-		batch = append(batch, "("+lit(v[0])+", "+lit(v[1])+", "+lit(v[2])+", "+lit(v[3])+", "+lit(v[4])+")")
+		lits := make([]string, len(v))
+		for i := range v {
+			lits[i] = lit(v[i])
+		}
+		batch = append(batch, "("+strings.Join(lits, ", ")+")")
 		n++
 		if len(batch) == 500 {
 			if err := flush(); err != nil {
