@@ -99,6 +99,7 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 	if err != nil {
 		return fail(err)
 	}
+	defer loc.Close()
 	if b := loc.Bundle; b != nil {
 		// An evidence bundle holds the objects of its period as of when
 		// it was made: that is what it can prove.
@@ -114,7 +115,6 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 		fmt.Fprintf(cmd.ErrOrStderr(), "an evidence bundle of %s, made %s\n", b.Source, b.AsOf.Format(time.RFC3339))
 	}
 	var reports []*audit.Report
-	failed := false
 	for _, p := range loc.Prefixes {
 		o.Prefix, o.Location = p, loc.Describe
 		if p != "" && !strings.HasPrefix(loc.Describe, "s3://") {
@@ -124,10 +124,19 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 		if err != nil {
 			return fail(fmt.Errorf("could not verify %s: %w", o.Location, err))
 		}
-		failed = failed || !rep.OK()
 		reports = append(reports, rep)
 	}
+	return printAudits(cmd, reports, f, o.Keys)
+}
+
+// printAudits prints verify's reports (a table, or JSON with --json) and
+// returns exit 3 when any failed.
+func printAudits(cmd *cobra.Command, reports []*audit.Report, f *locationFlags, keys []ed25519.PublicKey) error {
 	out := cmd.OutOrStdout()
+	failed := false
+	for _, rep := range reports {
+		failed = failed || !rep.OK()
+	}
 	if f.asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -135,11 +144,11 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 			Verified bool            `json:"verified"`
 			Reports  []*audit.Report `json:"reports"`
 		}{!failed, reports}); err != nil {
-			return fail(err)
+			return exitWith(ExitFailure, err)
 		}
 	} else {
 		for _, rep := range reports {
-			printAudit(out, rep, o.Keys)
+			printAudit(out, rep, keys)
 		}
 	}
 	for _, rep := range reports {
@@ -229,6 +238,7 @@ verify: run exportd archive verify for that.`,
 			if err != nil {
 				return exitWith(ExitFailure, err)
 			}
+			defer l.Close()
 			var all []audit.Entry
 			for _, p := range l.Prefixes {
 				es, err := audit.List(ctx, l.Reader, p, args[1:], fromT, toT, loc.parallel)
@@ -315,6 +325,7 @@ func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) e
 	if err != nil {
 		return fail(err)
 	}
+	defer l.Close()
 	if len(l.Prefixes) != 1 {
 		return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", args[0], len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
 	}
@@ -372,6 +383,7 @@ func archiveHoldCmd(on bool) *cobra.Command {
 			if err != nil {
 				return fail(err)
 			}
+			defer l.Close()
 			st, ok := l.Reader.(archive.Store)
 			if !ok || len(l.Prefixes) != 1 {
 				return fail(fmt.Errorf("%s: legal holds need one S3 archive location", args[0]))
@@ -397,19 +409,20 @@ func archiveBundleCmd() *cobra.Command {
 	var from, to, outDir string
 	f := &locationFlags{}
 	cmd := &cobra.Command{
-		Use:   "bundle LOCATION [schedule...] --from T --to T -o DIR",
+		Use:   "bundle LOCATION [schedule...] --from T --to T -o DIR|FILE.zip",
 		Short: "Write an evidence package for an auditor: files, records, digests, keys, verify report, HTML report",
-		Long: `Write into DIR (a new folder) the archive's records under their own keys (every manifest, head,
+		Long: `Write into DIR (a new folder), or FILE.zip, the archive's records under their own keys (every manifest, head,
 definition record, digest, public key and hold record), the objects of the units of --from/--to, the
 verify report as JSON, the bucket's Object Lock settings (S3), an HTML report with a completeness table
-per schedule and month, and a README. exportd archive verify DIR checks the bundle offline; it can be
-checked by hand too. Exit 0 written and verified, 3 written but verification failed, 1 not written.`,
+per schedule and month, and a README. exportd archive verify DIR (or FILE.zip, read in place, as ls,
+fetch and query read it) checks the bundle offline; it can be checked by hand too. A zip is
+deterministic: entries sorted and stored, dated the bundle's as-of. Exit 0 written and verified, 3 written but verification failed, 1 not written.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			fail := func(err error) error { return exitWith(ExitFailure, err) }
 			if outDir == "" {
-				return fail(errors.New("-o DIR: the folder to write the bundle into"))
+				return fail(errors.New("-o DIR|FILE.zip: the new folder or zip file to write the bundle into"))
 			}
 			o, err := f.options(args[1:], from, to)
 			if err != nil {
@@ -419,6 +432,7 @@ checked by hand too. Exit 0 written and verified, 3 written but verification fai
 			if err != nil {
 				return fail(err)
 			}
+			defer l.Close()
 			if len(l.Prefixes) != 1 {
 				return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", args[0], len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
 			}
@@ -429,14 +443,18 @@ checked by hand too. Exit 0 written and verified, 3 written but verification fai
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "bundle written to %s: %d objects; verification: %d finding(s)\n", outDir, rep.Objects, len(rep.Findings))
 			if !rep.OK() {
-				return exitWith(ExitVerifyFailed, fmt.Errorf("the bundle was written, but the archive did not verify: see %s", filepath.Join(outDir, "verify-report.json")))
+				report := filepath.Join(outDir, "verify-report.json")
+				if strings.HasSuffix(strings.ToLower(outDir), ".zip") {
+					report = outDir + ": verify-report.json"
+				}
+				return exitWith(ExitVerifyFailed, fmt.Errorf("the bundle was written, but the archive did not verify: see %s", report))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "windows that end after this instant (RFC 3339 or a date)")
 	cmd.Flags().StringVar(&to, "to", "", "windows that start before this instant")
-	cmd.Flags().StringVarP(&outDir, "out", "o", "", "the new folder to write the bundle into")
+	cmd.Flags().StringVarP(&outDir, "out", "o", "", "the new folder, or FILE.zip, to write the bundle into")
 	cmd.Flags().StringArrayVar(&f.publicKeys, "public-key", nil, "trusted PEM Ed25519 public key for the report (repeatable)")
 	cmd.Flags().StringVar(&f.asOf, "as-of", "", "the instant the archive must be complete up to (default now)")
 	cmd.Flags().DurationVar(&f.grace, "grace", audit.DefaultGrace, "how late a window's manifest or a day's digest may be")

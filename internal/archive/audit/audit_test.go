@@ -431,6 +431,9 @@ func testTampering(t *testing.T, newBackend func(t *testing.T) backend) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if s, ok := b.(sealer); ok {
+				s.seal(t, g, key)
+			}
 			exp := c.tamper(t, b, g, key)
 			rep := verify(t, b.reader(t), g, key)
 			want(t, rep, exp...)
