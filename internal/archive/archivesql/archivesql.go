@@ -119,9 +119,14 @@ func load(ctx context.Context, r archive.Reader, tables []Table, dir, dbFile str
 		for i, f := range files {
 			quoted[i] = "'" + strings.ReplaceAll(f, "'", "''") + "'"
 		}
-		for _, name := range names(t.Name) {
+		// The table under the schedule's name; its other name (with _ for
+		// -) is a view of it, not a second copy.
+		for i, name := range names(t.Name) {
 			q := fmt.Sprintf(`CREATE TABLE "%s" AS SELECT * FROM read_csv([%s], header = true, union_by_name = true, timestampformat = '%%Y-%%m-%%dT%%H:%%M:%%S%%z')`,
 				strings.ReplaceAll(name, `"`, `""`), strings.Join(quoted, ", "))
+			if i > 0 {
+				q = fmt.Sprintf(`CREATE VIEW "%s" AS SELECT * FROM "%s"`, strings.ReplaceAll(name, `"`, `""`), strings.ReplaceAll(t.Name, `"`, `""`))
+			}
 			if _, err := c.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("load %s: %w", t.Name, err)
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/exportd/exportd/internal/archive/folderstore"
 	"github.com/exportd/exportd/internal/archive/s3store"
 	"github.com/exportd/exportd/internal/cli"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/testenv"
 )
 
@@ -563,4 +564,53 @@ func headVersion(t *testing.T, b *s3Backend, key string) string {
 		t.Fatalf("lock mode %q", out.ObjectLockMode)
 	}
 	return aws.ToString(out.VersionId)
+}
+
+// TestDefinitionRetentionS3: under Object Lock, a definition record is kept
+// locked as long as the newest manifest naming it (the writer extends its
+// retain-until before each commit); a record left with the retention it was
+// first written with is named, since it could go before the manifests it
+// explains.
+func TestDefinitionRetentionS3(t *testing.T) {
+	for _, once := range []bool{false, true} {
+		b := newS3(t, true)
+		key := newKey(t)
+		o := genOptions(key)
+		o.Retain, o.Mode = 24*time.Hour*365*2, s3store.LockCompliance
+		o.Schedules = o.Schedules[1:]
+		o.Days = 4
+		o.DefinitionLockedOnce = once
+		g, err := archivetest.Generate(t.Context(), b.store(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		def := "audit/prod/_definitions/errors/v000001.json"
+		st, err := b.st.Stat(t.Context(), def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := g.Windows["errors"][len(g.Windows["errors"])-1].End.Add(o.Retain)
+		rep := verify(t, b.reader(t), g, key)
+		if !once {
+			if !st.RetainUntil.Equal(last) || st.LockMode != s3store.LockCompliance {
+				t.Fatalf("definition record locked %s until %s, want COMPLIANCE until the last window's end + retain, %s", st.LockMode, st.RetainUntil, last)
+			}
+			want(t, rep)
+			continue
+		}
+		if !st.RetainUntil.Equal(start.Add(o.Retain)) {
+			t.Fatalf("definition record locked once until %s, want %s", st.RetainUntil, start.Add(o.Retain))
+		}
+		want(t, rep, [2]string{audit.RetentionDrift, def})
+		if f := rep.Findings[0]; !strings.Contains(f.Message, g.Manifests["errors"][3]) || !strings.Contains(f.Message, last.Format(time.RFC3339)) {
+			t.Fatalf("the finding does not name the manifest that needs the record longer: %s", f)
+		}
+		// The writer repairs it: the next commit extends the record.
+		a := &archive.Archive{Store: b.st, Instance: "test:1"}
+		l := domain.Layout{Prefix: "audit/prod", Schedule: "errors"}
+		if _, err := a.EnsureDefinition(t.Context(), l, archivetest.GenSpec(o.Schedules[0], o), archive.PutOptions{RetainUntil: last}); err != nil {
+			t.Fatal(err)
+		}
+		want(t, verify(t, b.reader(t), g, key))
+	}
 }
