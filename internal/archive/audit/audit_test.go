@@ -351,6 +351,32 @@ func testTampering(t *testing.T, newBackend func(t *testing.T) backend) {
 			b.put(t, archive.PublicKeyKey("audit/prod", d.KeyID), pem)
 			return [][2]string{{audit.KeyUntrusted, k}}
 		}},
+		{name: "commit-digest-edited", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {
+			// A per-commit digest made to vouch for another manifest.
+			k := "audit/prod/_digests/errors/000000000003.json"
+			var d archive.Digest
+			if err := json.Unmarshal(b.get(t, k), &d); err != nil {
+				t.Fatal(err)
+			}
+			d.ManifestSHA256 = archive.SHA256Hex([]byte("another manifest"))
+			data, _ := json.MarshalIndent(d, "", "  ")
+			b.put(t, k, data)
+			return [][2]string{{audit.SignatureBad, k}}
+		}},
+		{name: "commit-digest-signed-by-another-key", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {
+			other := newKey(t)
+			k := "audit/prod/_digests/logins/000000000006.json"
+			var d archive.Digest
+			if err := json.Unmarshal(b.get(t, k), &d); err != nil {
+				t.Fatal(err)
+			}
+			d = archive.SignDigest(other, d)
+			data, _ := json.MarshalIndent(d, "", "  ")
+			b.put(t, k, data)
+			pem, _ := archive.MarshalPublicKey(other.Public().(ed25519.PublicKey))
+			b.put(t, archive.PublicKeyKey("audit/prod", d.KeyID), pem)
+			return [][2]string{{audit.KeyUntrusted, k}}
+		}},
 		{name: "whole-day-removed", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {
 			day := g.Windows["logins"][4].Start.Format("2006-01-02")
 			var exp [][2]string
@@ -485,6 +511,9 @@ func TestCopiedFolder(t *testing.T) {
 	}
 	rep := verify(t, r, g, key)
 	want(t, rep)
+	if out, code := cliVerify(t, &folderBackend{root: cp}, g, key); code != 0 || !strings.Contains(out, "VERIFIED: 15 objects") {
+		t.Fatalf("the command line on the copy: exit %d\n%s", code, out)
+	}
 	if _, err := os.Stat(filepath.Join(cp, ".tmp")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("verify wrote into the copy: %v", err)
 	}
@@ -517,6 +546,10 @@ func TestRetentionS3(t *testing.T) {
 	}
 	rep := verify(t, b.reader(t), g, key)
 	want(t, rep, [2]string{audit.RetentionMissing, g.Objects["logins"][1]})
+	out, code := cliVerify(t, b, g, key)
+	if code != cli.ExitVerifyFailed || !strings.Contains(out, audit.RetentionMissing+": ") || !strings.Contains(out, "at "+g.Objects["logins"][1]+"\n") {
+		t.Fatalf("the command line on an object without retention: exit %d\n%s", code, out)
+	}
 	if rep.BucketLock == nil || !rep.BucketLock.Enabled {
 		t.Fatalf("bucket lock: %+v", rep.BucketLock)
 	}
@@ -553,6 +586,22 @@ func TestBucketWithoutLockS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, verify(t, b.reader(t), g, key), [2]string{audit.BucketLockDisabled, "audit/prod/_keys"})
+}
+
+// cliVerify runs exportd archive verify on the backend's location, as of
+// the generated archive's end, trusting key; it returns stdout and the exit
+// code.
+func cliVerify(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) (string, int) {
+	t.Helper()
+	pem, _ := archive.MarshalPublicKey(key.Public().(ed25519.PublicKey))
+	pub := filepath.Join(t.TempDir(), "trusted.pem")
+	if err := os.WriteFile(pub, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	args := append(append([]string{"archive", "verify"}, b.location()...), "--as-of", g.AsOf.Format(time.RFC3339), "--public-key", pub)
+	code := cli.Main(t.Context(), "test", args, &out, &errb)
+	return out.String() + errb.String(), code
 }
 
 func headVersion(t *testing.T, b *s3Backend, key string) string {
