@@ -66,6 +66,17 @@ func TestArchiveVerifyAndList(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "VERIFIED: ") || !strings.Contains(out, "daily-login-activity") {
 		t.Fatalf("verify of a fresh archive: exit %d\n%s", code, out)
 	}
+	// ls and bundle take the config's schedules as well as a location.
+	if out, code := runCLI(t, cfg, "archive", "ls", "daily-login-activity"); code != 0 || !strings.Contains(out, "daily-login-activity/dt=2026-10-31/") {
+		t.Fatalf("ls with the config: exit %d\n%s", code, tail(out))
+	}
+	zipFile := filepath.Join(t.TempDir(), "evidence.zip")
+	if out, code := runCLI(t, cfg, "archive", "bundle", "--as-of", demoEnd, "--from", "2026-10-01", "--to", "2026-10-08", "-o", zipFile); code != 0 {
+		t.Fatalf("bundle with the config: exit %d\n%s", code, tail(out))
+	}
+	if out, code := runCLI(t, cfg, "archive", "verify", zipFile); code != 0 || !strings.Contains(out, "VERIFIED: 7 objects") {
+		t.Fatalf("verify the bundle: exit %d\n%s", code, tail(out))
+	}
 	// Later, with nothing archived since: the windows since are missing.
 	if out, code := runCLI(t, cfg, "--now", "2026-11-03T00:00:00Z", "archive", "verify", "audit-log-rows"); code != 3 || !strings.Contains(out, "missing-windows: ") {
 		t.Fatalf("verify two days later: exit %d\n%s", code, tail(out))

@@ -29,7 +29,7 @@ func archiveCmd(g *globals) *cobra.Command {
 		Use:   "archive",
 		Short: "Read the archive as an auditor: verify it, list what it holds, fetch and query files",
 	}
-	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g), archiveLsCmd(), archiveHoldCmd(true), archiveHoldCmd(false), archiveBundleCmd())
+	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g), archiveLsCmd(g), archiveHoldCmd(g, true), archiveHoldCmd(g, false), archiveBundleCmd(g))
 	return cmd
 }
 
@@ -116,13 +116,7 @@ func (g *globals) verifyConfig(cmd *cobra.Command, names []string, f *locationFl
 	for _, t := range order {
 		o := o
 		o.Prefix, o.Schedules = t.prefix, byTarget[t]
-		o.Location = t.prefix
-		if d, ok := t.r.(interface{ Describe() string }); ok {
-			o.Location = d.Describe()
-			if t.prefix != "" {
-				o.Location = strings.TrimSuffix(o.Location, "/") + "/" + t.prefix
-			}
-		}
+		o.Location = describeArchive(t.r, t.prefix)
 		rep, err := audit.Verify(ctx, t.r, o)
 		if err != nil {
 			return exitWith(ExitFailure, fmt.Errorf("could not verify %s: %w", o.Location, err))
