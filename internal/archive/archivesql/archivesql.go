@@ -8,6 +8,9 @@
 package archivesql
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -141,8 +144,26 @@ func load(ctx context.Context, r archive.Reader, tables []Table, dir, dbFile str
 		if len(files) == 0 {
 			continue
 		}
-		if err := createTable(ctx, c, t.Name, files, same); err != nil {
-			return fmt.Errorf("load %s: %w", t.Name, err)
+		var total int64
+		for _, j := range jobs {
+			total += j.o.Bytes
+		}
+		loaded := false
+		if same && len(files) > 1 && total <= combineLimit {
+			// Small files, one layout: one CSV of them all, which DuckDB
+			// reads as one file instead of opening and detecting each.
+			one := filepath.Join(dir, fmt.Sprintf("%03d-all.csv", ti))
+			if ok, err := combine(files, one); err != nil {
+				return err
+			} else if ok {
+				loaded = createTable(ctx, c, t.Name, []string{one}, true) == nil
+				os.Remove(one)
+			}
+		}
+		if !loaded {
+			if err := createTable(ctx, c, t.Name, files, same); err != nil {
+				return fmt.Errorf("load %s: %w", t.Name, err)
+			}
 		}
 		// Its other name (with _ for -) is a view of it, not a second copy.
 		for _, name := range names(t.Name)[1:] {
@@ -156,6 +177,96 @@ func load(ctx context.Context, r archive.Reader, tables []Table, dir, dbFile str
 	}
 	_, err = c.ExecContext(ctx, "CHECKPOINT")
 	return err
+}
+
+// combineLimit bounds the archived bytes of a table that combine copies
+// into one file: beyond it, the per-file cost is small next to the data.
+const combineLimit = 256 << 20
+
+// combine writes the CSV files (gzip ones decompressed) into one file: the
+// header line once, then every file's rows. ok is false, and nothing is
+// left, when the files' header lines differ or a header spans lines.
+func combine(files []string, out string) (ok bool, err error) {
+	f, err := os.Create(out)
+	if err != nil {
+		return false, err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if !ok || err != nil {
+			os.Remove(out)
+		}
+	}()
+	var header []byte
+	for i, file := range files {
+		same, err := appendCSV(bw, file, &header, i == 0)
+		if err != nil || !same {
+			return false, err
+		}
+	}
+	return true, bw.Flush()
+}
+
+// appendCSV copies one CSV file's rows to w, and its header line when
+// first; same is false when its header line is not header.
+func appendCSV(w *bufio.Writer, file string, header *[]byte, first bool) (same bool, err error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(file, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", filepath.Base(file), err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	line, err := br.ReadBytes('\n')
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	if bytes.Count(line, []byte{'"'})%2 != 0 {
+		return false, nil // a quoted newline in the header
+	}
+	line = bytes.TrimRight(line, "\r\n")
+	if first {
+		*header = bytes.Clone(line)
+		if _, err := w.Write(append(line, '\n')); err != nil {
+			return false, err
+		}
+	} else if !bytes.Equal(line, *header) {
+		return false, nil
+	}
+	last := byte('\n')
+	buf := make([]byte, 64<<10)
+	for {
+		n, rerr := br.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return false, err
+			}
+			last = buf[n-1]
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return false, rerr
+		}
+	}
+	if last != '\n' {
+		if err := w.WriteByte('\n'); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 const tsFormat = `timestampformat = '%Y-%m-%dT%H:%M:%S%z'`

@@ -2,6 +2,7 @@ package archivesql_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,23 +103,32 @@ func TestQuerySchemaChange(t *testing.T) {
 }
 
 // TestQueryLayoutOfFirstFile: the units' columns are the same, but the
-// first file's values look like numbers and a later one's do not: the
-// layout detected from the first file does not fit, and the files are
-// loaded each with its own.
+// first file's values look like numbers and a later one's do not, one
+// object is gzip and the last has no final newline: every row loads, the
+// values as text.
 func TestQueryLayoutOfFirstFile(t *testing.T) {
 	st, err := folderstore.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var entries []archive.ChainEntry
-	for i, body := range []string{"x,y\n1,a\n", "x,y\n2,b\n", "x,y\nthree,c\n"} {
+	for i, body := range []string{"x,y\n1,a\n", "x,y\n2,b\n", "x,y\nthree,c"} {
 		key := fmt.Sprintf("p/s/dt=2026-01-0%d/u.csv", i+1)
-		if _, err := st.Put(t.Context(), key, strings.NewReader(body), archive.PutOptions{}); err != nil {
+		data := []byte(body)
+		if i == 1 {
+			// One gzip object among plain ones.
+			var z bytes.Buffer
+			zw := gzip.NewWriter(&z)
+			zw.Write(data)
+			zw.Close()
+			key, data = key+".gz", z.Bytes()
+		}
+		if _, err := st.Put(t.Context(), key, bytes.NewReader(data), archive.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		entries = append(entries, archive.ChainEntry{Key: key + ".manifest.json", Manifest: &archive.Manifest{
 			Columns: []archive.Column{{Name: "x", Type: "VARCHAR"}, {Name: "y", Type: "VARCHAR"}},
-			Objects: []archive.Object{{Key: key, Bytes: int64(len(body)), SHA256: archive.SHA256Hex([]byte(body))}}}})
+			Objects: []archive.Object{{Key: key, Bytes: int64(len(data)), SHA256: archive.SHA256Hex(data)}}}})
 	}
 	var b bytes.Buffer
 	if _, err := archivesql.Query(t.Context(), st, []archivesql.Table{{Name: "s", Entries: entries}}, `SELECT x, y FROM s ORDER BY y`, archivesql.CSV, &b); err != nil {
