@@ -70,6 +70,15 @@ func TestArchiveVerifyAndList(t *testing.T) {
 	if out, code := runCLI(t, cfg, "archive", "ls", "daily-login-activity"); code != 0 || !strings.Contains(out, "daily-login-activity/dt=2026-10-31/") {
 		t.Fatalf("ls with the config: exit %d\n%s", code, tail(out))
 	}
+	snaps, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), "..", "archive", "sigma", "audit", "daily-login-activity", "*", "*.csv"))
+	if len(snaps) != 1 {
+		t.Fatalf("snapshots: %v", snaps)
+	}
+	snap, _ := os.ReadFile(snaps[0])
+	wantRows := fmt.Sprintf("n\n%d\n", bytes.Count(snap, []byte("\n"))-1)
+	if out, code := runCLI(t, cfg, "archive", "query", "daily-login-activity", "--sql", "SELECT count(*) AS n FROM daily_login_activity"); code != 0 || !strings.HasPrefix(out, wantRows) {
+		t.Fatalf("query --sql with the config: exit %d, want %q\n%s", code, wantRows, tail(out))
+	}
 	zipFile := filepath.Join(t.TempDir(), "evidence.zip")
 	if out, code := runCLI(t, cfg, "archive", "bundle", "--as-of", demoEnd, "--from", "2026-10-01", "--to", "2026-10-08", "-o", zipFile); code != 0 {
 		t.Fatalf("bundle with the config: exit %d\n%s", code, tail(out))

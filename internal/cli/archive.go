@@ -366,20 +366,23 @@ func archiveQueryCmd(g *globals) *cobra.Command {
 	var from, to, elementFile string
 	sq := &sqlFlags{}
 	cmd := &cobra.Command{
-		Use:   "query <schedule> [unit-id...] | query LOCATION --sql QUERY [schedule...]",
-		Short: "Run a workbook element over archived files (sha256 checked) and print the result as CSV",
+		Use:   "query <schedule> [unit-id...] | query [LOCATION] --sql QUERY [schedule...]",
+		Short: "Run a workbook element or SQL over archived files (sha256 checked)",
 		Long: `Fetch the newest revision of the picked units (by id, or by window with --from/--to; all by
 default), checking each object's sha256 against its manifest, load them into an embedded DuckDB as the
 table ARCHIVE (columns named by the CSV headers, e.g. [Request Time]) and print, as CSV, the result of
-the workbook element in --element (the same YAML as a schedule's element, without from), or every row.`,
-		Args: cobra.MinimumNArgs(1),
+the workbook element in --element (the same YAML as a schedule's element, without from), or every row.
+
+With --sql, the schedules' archived files (of the archive at LOCATION: s3://bucket/prefix/, a folder
+or a bundle, a .zip read in place; without LOCATION, of the config's schedules named, all when none)
+are loaded as one read-only table per schedule, external access off, and the query's result printed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if audit.IsLocation(args[0]) {
-				return querySQL(cmd, args, sq, from, to)
+			if sq.sql != "" || len(args) > 0 && audit.IsLocation(args[0]) {
+				return g.querySQL(cmd, args, sq, from, to)
 			}
-			if sq.sql != "" {
-				return exitWith(ExitUsage, errors.New("--sql needs an archive LOCATION as first argument (s3://bucket/prefix/ or a folder)"))
+			if len(args) == 0 {
+				return exitWith(ExitUsage, errors.New("name the schedule (archive query <schedule> --element FILE), or give --sql"))
 			}
 			fromT, toT, err := parseRange(from, to)
 			if err != nil {

@@ -290,14 +290,14 @@ type sqlFlags struct {
 }
 
 func (f *sqlFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.sql, "sql", "", `with LOCATION: a SQL query over one read-only table per schedule (named like it, or with _ for -), external access off`)
+	cmd.Flags().StringVar(&f.sql, "sql", "", `a SQL query over one read-only table per schedule (named like it, or with _ for -), external access off`)
 	cmd.Flags().StringVar(&f.format, "format", "", "with --sql: csv, json (one object a line) or table (default: table on a terminal, csv otherwise)")
 	f.loc.registerAccess(cmd)
 }
 
-// querySQL is archive query LOCATION --sql: the schedules' archived files
+// querySQL is archive query [LOCATION] --sql: the schedules' archived files
 // (sha256 checked) as read-only tables of an embedded DuckDB.
-func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) error {
+func (g *globals) querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) error {
 	ctx := cmd.Context()
 	fail := func(err error) error { return exitWith(ExitFailure, err) }
 	if f.sql == "" {
@@ -323,15 +323,14 @@ func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) e
 	if format != archivesql.CSV && format != archivesql.JSON && format != archivesql.FormatTable {
 		return fail(fmt.Errorf("--format %q: csv, json or table", format))
 	}
-	l, err := audit.Open(ctx, args[0], f.loc.s3)
+	l, names, done, err := g.openArchive(ctx, args, f.loc.s3)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	defer l.Close()
+	defer done()
 	if len(l.Prefixes) != 1 {
-		return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", args[0], len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
+		return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", l.Describe, len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
 	}
-	names := args[1:]
 	if len(names) == 0 {
 		// Every schedule with a head (something archived).
 		all, err := audit.Schedules(ctx, l.Reader, l.Prefixes[0])
