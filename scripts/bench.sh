@@ -35,6 +35,13 @@ run ./internal/schedule -bench 'Startup|FireLateness' -benchtime 1x
 run ./internal/metrics -bench . -benchtime 3x
 # Issue 5: 1 GiB streamed to versitygw vs a plain PutObject, two part settings.
 run ./internal/archive/s3store -bench Put1GiB -benchtime 1x
+# Issue 13: verify of five years of a daily schedule (1,826 windows) plus a
+# year of an hourly one (8,760), on the folder store (generated on tmpfs) and
+# on versitygw, against reading and hashing each object one at a time; and
+# archive query of failed logins per month over the five years against
+# DuckDB's read_csv over the same files (medians of 5 interleaved rounds).
+EXPORTD_BENCH_DIR=/dev/shm run ./internal/archive/audit -bench 'VerifyFolder|VerifyS3' -benchtime 1x
+EXPORTD_BENCH_DIR=/dev/shm run ./internal/archive/audit -bench 'QueryFolder' -benchtime 5x
 # Issue 14: what catch-up costs per window (fsyncs, CPU), 20-row daily windows.
 run ./internal/scale -bench CatchUpWindow -benchtime 400x
 # Parts: the CSV encoder and the DuckDB FIFO path.

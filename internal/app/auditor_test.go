@@ -20,36 +20,75 @@ import (
 	"testing"
 )
 
+// verifyJSON is archive verify --json's answer.
+type verifyJSON struct {
+	Verified bool `json:"verified"`
+	Reports  []struct {
+		Location  string `json:"location"`
+		Schedules []struct {
+			Schedule  string `json:"schedule"`
+			Manifests int    `json:"manifests"`
+			Objects   int    `json:"objects"`
+			Rows      int64  `json:"rows"`
+			Expected  int    `json:"expected_windows"`
+			Present   int    `json:"present_windows"`
+		} `json:"schedules"`
+		Findings []struct {
+			Code string `json:"code"`
+			Key  string `json:"key"`
+		} `json:"findings"`
+	} `json:"reports"`
+}
+
 // TestArchiveVerifyAndList runs the auditor commands on the archive that
-// serve --once wrote for the demo: verify says OK for both schedules and
-// list shows every unit in commit order. Then the archive is tampered
-// with, as only someone outside exportd could: a changed object, a
-// changed manifest, a deleted manifest. verify finds each, names the key,
-// and exits 1.
+// serve --once wrote for the demo, with the daemon config: verify (the same
+// verifier as verify LOCATION, the config saying only where the archive
+// is) says VERIFIED for both schedules and list shows every unit in commit
+// order. Then the archive is tampered with, as only someone outside
+// exportd could: a changed object, a changed manifest, a deleted manifest.
+// verify names each with its key and exits 3.
 func TestArchiveVerifyAndList(t *testing.T) {
 	cfg := demoDir(t)
 	if out, code := runCLI(t, cfg, "--now", demoEnd, "serve", "--once"); code != 0 {
 		t.Fatalf("serve --once: exit %d\n%s", code, tail(out))
 	}
-	out, code := runCLI(t, cfg, "archive", "verify", "--json")
-	var reports []struct {
-		Schedule  string   `json:"schedule"`
-		Manifests int      `json:"manifests"`
-		Objects   int      `json:"objects"`
-		Rows      int64    `json:"rows"`
-		Problems  []string `json:"problems"`
-		Missing   []any    `json:"missing"`
-	}
-	if err := json.Unmarshal([]byte(out), &reports); err != nil || code != 0 || len(reports) != 2 {
+	out, code := runCLI(t, cfg, "--now", demoEnd, "archive", "verify", "--json")
+	var res verifyJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || !res.Verified || len(res.Reports) != 1 || len(res.Reports[0].Schedules) != 2 {
 		t.Fatalf("verify --json of a fresh archive: exit %d, %v\n%s", code, err, tail(out))
 	}
-	n := reports[0].Manifests
-	if r := reports[0]; r.Schedule != "audit-log-rows" || n < 80 || r.Objects != n || r.Rows == 0 || len(r.Problems)+len(r.Missing) != 0 {
+	r := res.Reports[0].Schedules[0]
+	n := r.Manifests
+	if r.Schedule != "audit-log-rows" || n < 80 || r.Objects != n || r.Rows == 0 || r.Present != r.Expected || r.Expected < 80 {
 		t.Fatalf("verify of audit-log-rows: %+v", r)
 	}
-	out, code = runCLI(t, cfg, "archive", "verify")
-	if code != 0 || !strings.Contains(out, "audit-log-rows: OK: ") || !strings.Contains(out, "daily-login-activity: OK: 1 manifests") {
+	out, code = runCLI(t, cfg, "--now", demoEnd, "archive", "verify")
+	if code != 0 || !strings.Contains(out, "VERIFIED: ") || !strings.Contains(out, "daily-login-activity") {
 		t.Fatalf("verify of a fresh archive: exit %d\n%s", code, out)
+	}
+	// ls and bundle take the config's schedules as well as a location.
+	if out, code := runCLI(t, cfg, "archive", "ls", "daily-login-activity"); code != 0 || !strings.Contains(out, "daily-login-activity/dt=2026-10-31/") {
+		t.Fatalf("ls with the config: exit %d\n%s", code, tail(out))
+	}
+	snaps, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), "..", "archive", "sigma", "audit", "daily-login-activity", "*", "*.csv"))
+	if len(snaps) != 1 {
+		t.Fatalf("snapshots: %v", snaps)
+	}
+	snap, _ := os.ReadFile(snaps[0])
+	wantRows := fmt.Sprintf("n\n%d\n", bytes.Count(snap, []byte("\n"))-1)
+	if out, code := runCLI(t, cfg, "archive", "query", "daily-login-activity", "--sql", "SELECT count(*) AS n FROM daily_login_activity"); code != 0 || !strings.HasPrefix(out, wantRows) {
+		t.Fatalf("query --sql with the config: exit %d, want %q\n%s", code, wantRows, tail(out))
+	}
+	zipFile := filepath.Join(t.TempDir(), "evidence.zip")
+	if out, code := runCLI(t, cfg, "archive", "bundle", "--as-of", demoEnd, "--from", "2026-10-01", "--to", "2026-10-08", "-o", zipFile); code != 0 {
+		t.Fatalf("bundle with the config: exit %d\n%s", code, tail(out))
+	}
+	if out, code := runCLI(t, cfg, "archive", "verify", zipFile); code != 0 || !strings.Contains(out, "VERIFIED: 7 objects") {
+		t.Fatalf("verify the bundle: exit %d\n%s", code, tail(out))
+	}
+	// Later, with nothing archived since: the windows since are missing.
+	if out, code := runCLI(t, cfg, "--now", "2026-11-03T00:00:00Z", "archive", "verify", "audit-log-rows"); code != 3 || !strings.Contains(out, "missing-windows: ") {
+		t.Fatalf("verify two days later: exit %d\n%s", code, tail(out))
 	}
 	out, code = runCLI(t, cfg, "archive", "list", "audit-log-rows", "--json")
 	var entries []struct {
@@ -92,31 +131,35 @@ func TestArchiveVerifyAndList(t *testing.T) {
 		return func() { os.WriteFile(p, orig, 0o444) }
 	}
 	for _, c := range []struct {
-		name string
-		do   func() func()
-		want string
+		name      string
+		do        func() func()
+		want, key string
 	}{
 		{"changed object", func() func() {
 			return tamper(objects[40], func(b []byte) []byte { b[len(b)/2] ^= 1; return b })
-		}, rel(objects[40]) + ": sha256 is"},
+		}, "object-changed: ", rel(objects[40])},
 		{"changed manifest", func() func() {
 			return tamper(manifests[10], func(b []byte) []byte { return []byte(strings.Replace(string(b), `"rows": `, `"rows": 1`, 1)) })
-		}, rel(manifests[10]) + ": sha256 is"},
+		}, "manifest-changed: ", rel(manifests[10])},
 		{"deleted manifest", func() func() {
 			p := manifests[20]
 			orig, _ := os.ReadFile(p)
 			os.Remove(p)
 			return func() { os.WriteFile(p, orig, 0o444) }
-		}, rel(manifests[20]) + ": the chain points at it, but it cannot be read"},
+		}, "manifest-deleted: ", rel(manifests[20])},
 	} {
 		restore := c.do()
-		out, code := runCLI(t, cfg, "archive", "verify", "audit-log-rows")
+		out, code := runCLI(t, cfg, "--now", demoEnd, "archive", "verify", "audit-log-rows")
 		restore()
-		if code != 1 || !strings.Contains(out, "audit-log-rows: FAILED") || !strings.Contains(out, c.want) {
-			t.Errorf("%s: exit %d, want 1 and %q in\n%s", c.name, code, c.want, out)
+		if code != 3 || !strings.Contains(out, "FAILED: 1 finding(s)") || !strings.Contains(out, c.want) || !strings.Contains(out, "at "+c.key+"\n") {
+			t.Errorf("%s: exit %d, want 3 and %q at %s in\n%s", c.name, code, c.want, c.key, out)
 		}
 	}
-	if out, code := runCLI(t, cfg, "archive", "verify"); code != 0 {
+	// A config the archive cannot be read with: could not verify, exit 1.
+	if out, code := runCLI(t, cfg, "--now", demoEnd, "archive", "verify", "no-such-schedule"); code != 1 || !strings.Contains(out, "no-such-schedule") {
+		t.Errorf("verify of an unknown schedule: exit %d\n%s", code, tail(out))
+	}
+	if out, code := runCLI(t, cfg, "--now", demoEnd, "archive", "verify"); code != 0 {
 		t.Fatalf("verify after restoring: exit %d\n%s", code, tail(out))
 	}
 }
@@ -154,12 +197,11 @@ func TestSignedDigests(t *testing.T) {
 		t.Fatalf("serve --once: exit %d\n%s", code, tail(out))
 	}
 	pub := filepath.Join(dir, "signing.pub.pem")
-	out, code = runCLI(t, cfg, "archive", "verify", "--public-key", pub)
-	if code != 0 || !strings.Contains(out, "daily-login-activity: OK: 1 manifests in the chain (1 exported); 1 objects read back") ||
-		!strings.Contains(out, "signed through sequence 1") {
+	out, code = runCLI(t, cfg, "--now", demoEnd, "archive", "verify", "--public-key", pub)
+	if code != 0 || !strings.Contains(out, "VERIFIED: ") || !strings.Contains(out, "given from outside the archive") {
 		t.Fatalf("verify with the public key: exit %d\n%s", code, out)
 	}
-	if out, code := runCLI(t, cfg, "archive", "verify", "--public-key", filepath.Join(dir, "other.pub.pem")); code != 1 || !strings.Contains(out, "not with the given public key") {
+	if out, code := runCLI(t, cfg, "--now", demoEnd, "archive", "verify", "--public-key", filepath.Join(dir, "other.pub.pem")); code != 3 || !strings.Contains(out, "key-untrusted: ") {
 		t.Fatalf("verify with another key: exit %d\n%s", code, tail(out))
 	}
 	digests, _ := filepath.Glob(filepath.Join(dir, "..", "archive", "sigma", "audit", "_digests", "audit-log-rows", "*.json"))
@@ -175,14 +217,18 @@ func TestSignedDigests(t *testing.T) {
 	i := bytes.Index(changed, []byte(`"signed_at": "`)) + len(`"signed_at": "`) + 3 // the year's last digit
 	changed[i] = '0' + (changed[i]-'0'+1)%10
 	os.WriteFile(newest, changed, 0o644)
-	out, code = runCLI(t, cfg, "archive", "verify", "audit-log-rows", "--public-key", pub)
-	if code != 1 || !strings.Contains(out, "the signature does not verify") {
+	rel := func(p string) string {
+		r, _ := filepath.Rel(filepath.Join(dir, "..", "archive"), p)
+		return filepath.ToSlash(r)
+	}
+	out, code = runCLI(t, cfg, "--now", demoEnd, "archive", "verify", "audit-log-rows", "--public-key", pub)
+	if code != 3 || !strings.Contains(out, "signature-bad: ") || !strings.Contains(out, "at "+rel(newest)+"\n") {
 		t.Fatalf("a changed digest: exit %d\n%s", code, tail(out))
 	}
 	// Gone: the newest manifest is not covered.
 	os.Remove(newest)
-	out, code = runCLI(t, cfg, "archive", "verify", "audit-log-rows", "--public-key", pub)
-	if code != 1 || !strings.Contains(out, fmt.Sprintf("manifests %d to %d are not covered", len(digests), len(digests))) {
+	out, code = runCLI(t, cfg, "--now", demoEnd, "archive", "verify", "audit-log-rows", "--public-key", pub)
+	if code != 3 || !strings.Contains(out, "digest-missing: ") || !strings.Contains(out, fmt.Sprint(len(digests))) {
 		t.Fatalf("a missing digest: exit %d\n%s", code, tail(out))
 	}
 }

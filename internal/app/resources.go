@@ -172,7 +172,7 @@ func (a *App) Job(ctx context.Context, name string) (*export.Job, *config.Schedu
 	if ic := s.Destination.IntegrationConfig; ic != nil && ic.Type == config.IntegrationS3 && ic.S3.ObjectLock != nil {
 		retain = time.Duration(ic.S3.ObjectLock.Retain)
 	}
-	def := compile.Definition(s, src.Dialect(), c.Full.SQL)
+	def := compile.Definition(s, src.Dialect(), c.SQL())
 	j := &export.Job{
 		Name: s.Name, Timezone: s.Location.String(), Layout: s.Layout(), Archive: ar, Source: src, Definition: &def,
 		Gzip: s.Destination.Gzip, Retain: retain, Condition: string(s.Condition),

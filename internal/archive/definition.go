@@ -188,8 +188,10 @@ func LatestDefinition(ctx context.Context, r Reader, l domain.Layout) (d *Defini
 // EnsureDefinition writes spec as the schedule's definition record if it is
 // not already its newest one: version 1 the first time, the next version
 // (linking the one before) when it changed. Records are create-only and
-// locked like manifests when opts carry a RetainUntil. It returns the ref
-// that manifests produced under spec must record.
+// locked like manifests when opts carry a RetainUntil; a record already
+// written is kept locked as long as the newest manifest that names it:
+// when opts.RetainUntil is later than its retain-until, the store extends
+// it. It returns the ref that manifests produced under spec must record.
 func (a *Archive) EnsureDefinition(ctx context.Context, l domain.Layout, spec DefinitionSpec, opts PutOptions) (DefinitionRef, error) {
 	for range 20 {
 		cur, ref, ok, err := LatestDefinition(ctx, a.Store, l)
@@ -197,6 +199,11 @@ func (a *Archive) EnsureDefinition(ctx context.Context, l domain.Layout, spec De
 			return DefinitionRef{}, err
 		}
 		if ok && specEqual(cur.DefinitionSpec, spec) {
+			if re, can := a.Store.(RetentionExtender); can && !opts.RetainUntil.IsZero() {
+				if err := re.ExtendRetention(ctx, ref.Key, opts.RetainUntil); err != nil {
+					return DefinitionRef{}, fmt.Errorf("definition record %s: %w", ref.Key, err)
+				}
+			}
 			return ref, nil
 		}
 		d := Definition{FormatVersion: FormatVersion, Schedule: l.Schedule, Version: 1, CreatedAt: a.now().UTC().Truncate(time.Second), DefinitionSpec: spec}

@@ -1,6 +1,9 @@
 package archive
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // BucketLock is a bucket's Object Lock configuration, as an auditor checks
 // it.
@@ -28,6 +31,14 @@ type LockInspector interface {
 // whatever its retention, until the hold is lifted.
 type LegalHolder interface {
 	SetLegalHold(ctx context.Context, key string, on bool) error
+}
+
+// RetentionExtender is implemented by stores that lock objects (S3): it
+// extends the Object Lock retain-until date of an object's current version
+// to until, when that is later than the date it has (never shortening it;
+// an object not locked yet is locked in the store's configured mode).
+type RetentionExtender interface {
+	ExtendRetention(ctx context.Context, key string, until time.Time) error
 }
 
 // HoldsDir holds the records of legal holds placed and lifted:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/archivequery"
 	"github.com/exportd/exportd/internal/archive/audit"
-	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/domain"
 )
 
@@ -31,7 +29,7 @@ func archiveCmd(g *globals) *cobra.Command {
 		Use:   "archive",
 		Short: "Read the archive as an auditor: verify it, list what it holds, fetch and query files",
 	}
-	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g), archiveLsCmd(), archiveHoldCmd(true), archiveHoldCmd(false), archiveBundleCmd())
+	cmd.AddCommand(archiveVerifyCmd(g), archiveListCmd(g), archiveFetchCmd(g), archiveQueryCmd(g), archiveLsCmd(g), archiveHoldCmd(g, true), archiveHoldCmd(g, false), archiveBundleCmd(g))
 	return cmd
 }
 
@@ -54,78 +52,14 @@ recorded as skipped or lost; a daily digest for every day; on S3 the Object Lock
 retain-until of every object and manifest against the policy recorded, and the bucket's lock
 configuration. Exit 0 verified, 1 could not verify (I/O, arguments), 3 verification failed.
 
-Without a LOCATION, the schedules of the daemon config (--config) are checked as before: the chain,
-every object, and no missing window between window.start and the last archived one (exit 1).`,
+Without a LOCATION, the archives of the daemon config's schedules (--config; all, or those named)
+are checked in the same way and with the same exit codes: the config only says where they are.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
+			loc.asJSON, loc.publicKeys = asJSON, publicKeys
 			if len(args) > 0 && audit.IsLocation(args[0]) {
-				loc.asJSON, loc.publicKeys = asJSON, publicKeys
 				return verifyLocation(cmd, args, loc, from, to)
 			}
-			if from != "" || to != "" || loc.asOf != "" || loc.keyring != "" || len(publicKeys) > 1 {
-				return exitWith(ExitUsage, errors.New("--from, --to, --as-of, --keyring and several --public-key need an archive LOCATION as first argument"))
-			}
-			publicKey := ""
-			if len(publicKeys) == 1 {
-				publicKey = publicKeys[0]
-			}
-			var opts archive.VerifyOptions
-			if publicKey != "" {
-				data, err := os.ReadFile(publicKey)
-				if err != nil {
-					return exitWith(ExitUsage, fmt.Errorf("--public-key: %w", err))
-				}
-				if opts.PublicKey, err = archive.ParsePublicKey(data); err != nil {
-					return exitWith(ExitUsage, fmt.Errorf("--public-key %s: %w (derive it with: openssl pkey -in exportd-signing.pem -pubout)", publicKey, err))
-				}
-			}
-			a, err := g.load(ctx, app.Options{ArchiveOnly: true})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			names := args
-			if len(names) == 0 {
-				for _, s := range a.Config().Schedules {
-					names = append(names, s.Name)
-				}
-			}
-			var reports []*archive.Report
-			failed := 0
-			for _, name := range names {
-				r, l, start, err := a.ArchiveOf(ctx, name)
-				if err != nil {
-					return err
-				}
-				opts.ExpectStart = start
-				rep, err := archive.Verify(ctx, r, l, opts)
-				if err != nil {
-					return fmt.Errorf("verify %s: %w", name, err)
-				}
-				if s := a.Config().Schedule(name); len(rep.Missing) > 0 && s != nil && s.CatchUp != config.CatchUpAll {
-					rep.Notes = append(rep.Notes, fmt.Sprintf("catch_up: %s leaves missed windows out by design; with catch_up: all the daemon exports them", s.CatchUp))
-				}
-				if !rep.OK() {
-					failed++
-				}
-				reports = append(reports, rep)
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(reports); err != nil {
-					return err
-				}
-			} else {
-				for _, rep := range reports {
-					printReport(out, rep)
-				}
-			}
-			if failed > 0 {
-				return exitWith(ExitFailure, fmt.Errorf("the archive of %d of %d schedules is not complete and untouched", failed, len(reports)))
-			}
-			return nil
+			return g.verifyConfig(cmd, args, loc, from, to)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
@@ -134,6 +68,62 @@ every object, and no missing window between window.start and the last archived o
 	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant (with LOCATION)")
 	loc.register(cmd)
 	return cmd
+}
+
+// verifyConfig is archive verify [schedule...] with the daemon config: the
+// config says where each schedule's archive is (store and prefix); each
+// archive is then verified as verify LOCATION does, limited to the
+// schedules asked for. The daemon's --now is the default --as-of.
+func (g *globals) verifyConfig(cmd *cobra.Command, names []string, f *locationFlags, from, to string) error {
+	ctx := cmd.Context()
+	o, err := f.options(nil, from, to)
+	if err != nil {
+		return exitWith(ExitFailure, err)
+	}
+	if o.AsOf.IsZero() && g.now != "" {
+		if o.AsOf, err = time.Parse(time.RFC3339, g.now); err != nil {
+			return exitWith(ExitUsage, fmt.Errorf("--now %q: want an RFC 3339 instant", g.now))
+		}
+	}
+	a, err := g.load(ctx, app.Options{ArchiveOnly: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if len(names) == 0 {
+		for _, s := range a.Config().Schedules {
+			names = append(names, s.Name)
+		}
+	}
+	type target struct {
+		r      archive.Reader
+		prefix string
+	}
+	var order []target
+	byTarget := map[target][]string{}
+	for _, name := range names {
+		r, l, _, err := a.ArchiveOf(ctx, name)
+		if err != nil {
+			return exitWith(ExitFailure, err)
+		}
+		t := target{r, l.Prefix}
+		if _, ok := byTarget[t]; !ok {
+			order = append(order, t)
+		}
+		byTarget[t] = append(byTarget[t], name)
+	}
+	var reports []*audit.Report
+	for _, t := range order {
+		o := o
+		o.Prefix, o.Schedules = t.prefix, byTarget[t]
+		o.Location = describeArchive(t.r, t.prefix)
+		rep, err := audit.Verify(ctx, t.r, o)
+		if err != nil {
+			return exitWith(ExitFailure, fmt.Errorf("could not verify %s: %w", o.Location, err))
+		}
+		reports = append(reports, rep)
+	}
+	return printAudits(cmd, reports, f, o.Keys)
 }
 
 // loadChain reads a schedule's manifest chain for list and fetch; broken
@@ -158,40 +148,6 @@ func (g *globals) loadChain(ctx context.Context, schedule string) (a *app.App, r
 		return nil, nil, nil, nil, err
 	}
 	return a, r, chain, broken, nil
-}
-
-func printReport(out io.Writer, rep *archive.Report) {
-	state := "OK"
-	if !rep.OK() {
-		state = "FAILED"
-	}
-	var kinds []string
-	for _, k := range []string{domain.KindExported, domain.KindSkipped, domain.KindLost, domain.KindSuperseded} {
-		if n := rep.Kinds[k]; n > 0 {
-			kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
-		}
-	}
-	fmt.Fprintf(out, "%s: %s: %d manifests in the chain", rep.Schedule, state, rep.Manifests)
-	if len(kinds) > 0 {
-		fmt.Fprintf(out, " (%s)", strings.Join(kinds, ", "))
-	}
-	fmt.Fprintf(out, "; %d objects read back, %d bytes, %d rows", rep.Objects, rep.Bytes, rep.Rows)
-	if rep.Signed > 0 {
-		fmt.Fprintf(out, "; signed through sequence %d", rep.Signed)
-	}
-	if !rep.First.IsZero() {
-		fmt.Fprintf(out, "; windows from %s to %s", rep.First.UTC().Format(time.RFC3339), rep.Last.UTC().Format(time.RFC3339))
-	}
-	fmt.Fprintln(out)
-	for _, w := range rep.Missing {
-		fmt.Fprintf(out, "  missing: no manifest for [%s, %s)\n", w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339))
-	}
-	for _, p := range rep.Problems {
-		fmt.Fprintf(out, "  problem: %s\n", p)
-	}
-	for _, n := range rep.Notes {
-		fmt.Fprintf(out, "  note: %s\n", n)
-	}
 }
 
 func archiveListCmd(g *globals) *cobra.Command {
@@ -251,14 +207,17 @@ func archiveListCmd(g *globals) *cobra.Command {
 
 func archiveFetchCmd(g *globals) *cobra.Command {
 	var outDir, from, to string
+	acc := &locationFlags{}
 	cmd := &cobra.Command{
-		Use:   "fetch <schedule> [unit-id...]",
+		Use:   "fetch [LOCATION] <schedule> [unit-id...]",
 		Short: "Copy archived files and their manifests to a folder, checking each sha256 on the way",
 		Long: `Copy a schedule's archived objects (the newest revision of each unit), with their manifests, into
 --out (default: the current folder), checking each object's size and sha256 against its manifest as it
 streams; a file that does not match is not left behind, and the command exits 1. Pick units by id
 (as archive list shows them) or by window with --from/--to; --out - writes one unit's object to stdout
-(without a unit id or --from/--to: the newest unit's).`,
+(without a unit id or --from/--to: the newest unit's).
+With a LOCATION first (s3://bucket/prefix/, a folder, or a bundle: a folder or a .zip read in place),
+no daemon config is needed.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -266,16 +225,36 @@ streams; a file that does not match is not left behind, and the command exits 1.
 			if err != nil {
 				return err
 			}
-			a, r, picked, err := g.pickedUnits(ctx, args, fromT, toT)
-			if err != nil {
-				return err
+			var r archive.Reader
+			var picked []archive.ChainEntry
+			name := args[0] // the schedule, and where the unit ids start
+			unitIDs := args[1:]
+			if audit.IsLocation(args[0]) {
+				if len(args) < 2 {
+					return exitWith(ExitUsage, errors.New("fetch LOCATION <schedule> [unit-id...]: name the schedule"))
+				}
+				l, err := audit.Open(ctx, args[0], acc.s3)
+				if err != nil {
+					return exitWith(ExitFailure, err)
+				}
+				defer l.Close()
+				name, unitIDs = args[1], args[2:]
+				if r, picked, err = locationUnits(ctx, l, args[1:], fromT, toT); err != nil {
+					return err
+				}
+			} else {
+				a, ar, p, err := g.pickedUnits(ctx, args, fromT, toT)
+				if err != nil {
+					return err
+				}
+				defer a.Close()
+				r, picked = ar, p
 			}
-			defer a.Close()
 			if outDir == "-" {
-				if len(args) == 1 && from == "" && to == "" {
+				if len(unitIDs) == 0 && from == "" && to == "" {
 					// No unit named: the newest unit with an object.
 					if e, ok := newestWithObject(picked); ok {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (the newest unit; name a unit id, as archive list shows them, for another)\n", args[0], e.Manifest.UnitID)
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (the newest unit; name a unit id, as archive list shows them, for another)\n", name, e.Manifest.UnitID)
 						picked = []archive.ChainEntry{e}
 					}
 				}
@@ -308,6 +287,7 @@ streams; a file that does not match is not left behind, and the command exits 1.
 	cmd.Flags().StringVarP(&outDir, "out", "o", ".", "folder to copy into, or - for one unit's object on stdout")
 	cmd.Flags().StringVar(&from, "from", "", "only windows that end after this instant (RFC 3339 or a date)")
 	cmd.Flags().StringVar(&to, "to", "", "only windows that start before this instant")
+	acc.registerAccess(cmd)
 	return cmd
 }
 
@@ -360,10 +340,31 @@ func (g *globals) pickedUnits(ctx context.Context, args []string, from, to time.
 	return a, r, picked, nil
 }
 
+// locationUnits reads the chain of args[0] from an archive location and
+// picks the units args[1:] (all when none) whose windows overlap [from, to).
+func locationUnits(ctx context.Context, l *audit.Location, args []string, from, to time.Time) (archive.Reader, []archive.ChainEntry, error) {
+	if len(l.Prefixes) != 1 {
+		return nil, nil, exitWith(ExitFailure, fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", l.Describe, len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
+	}
+	rep := &archive.Report{Schedule: args[0]}
+	chain, err := archive.Chain(ctx, l.Reader, domain.Layout{Prefix: l.Prefixes[0], Schedule: args[0]}, rep)
+	if err != nil {
+		return nil, nil, exitWith(ExitFailure, err)
+	}
+	if len(rep.Problems) > 0 {
+		return nil, nil, exitWith(ExitFailure, fmt.Errorf("the chain of %s is broken:\n%s\n(run exportd archive verify %s)", args[0], strings.Join(rep.Problems, "\n"), l.Describe))
+	}
+	if len(chain) == 0 {
+		return nil, nil, exitWith(ExitUsage, fmt.Errorf("%s has no archived unit of schedule %q", l.Describe, args[0]))
+	}
+	picked, err := pickUnits(chain, args[0], args[1:], from, to)
+	return l.Reader, picked, err
+}
+
 // pickUnits picks the newest revision of the units named by ids (all
 // when none), keeping the windows that overlap [from, to) when given.
 func pickUnits(chain []archive.ChainEntry, schedule string, ids []string, from, to time.Time) ([]archive.ChainEntry, error) {
-	want := map[string]bool{}
+	want, found := map[string]bool{}, map[string]bool{}
 	for _, id := range ids {
 		want[id] = true
 	}
@@ -371,21 +372,23 @@ func pickUnits(chain []archive.ChainEntry, schedule string, ids []string, from, 
 	for _, e := range archive.Latest(chain) {
 		m := e.Manifest
 		switch {
-		case len(want) > 0 && !want[m.UnitID]:
+		case len(ids) > 0 && !want[m.UnitID]:
 			continue
 		case m.Window != nil && !from.IsZero() && !m.Window.End.After(from):
 			continue
 		case m.Window != nil && !to.IsZero() && !m.Window.Start.Before(to):
 			continue
 		}
-		delete(want, m.UnitID)
+		found[m.UnitID] = true
 		picked = append(picked, e)
 	}
-	if len(want) > 0 {
-		var missing []string
-		for id := range want {
+	var missing []string
+	for id := range want {
+		if !found[id] {
 			missing = append(missing, id)
 		}
+	}
+	if len(missing) > 0 {
 		sort.Strings(missing)
 		return nil, exitWith(ExitUsage, fmt.Errorf("%s has no archived unit %s (exportd archive list %s shows them)", schedule, strings.Join(missing, ", "), schedule))
 	}
@@ -396,20 +399,23 @@ func archiveQueryCmd(g *globals) *cobra.Command {
 	var from, to, elementFile string
 	sq := &sqlFlags{}
 	cmd := &cobra.Command{
-		Use:   "query <schedule> [unit-id...] | query LOCATION --sql QUERY [schedule...]",
-		Short: "Run a workbook element over archived files (sha256 checked) and print the result as CSV",
+		Use:   "query <schedule> [unit-id...] | query [LOCATION] --sql QUERY [schedule...]",
+		Short: "Run a workbook element or SQL over archived files (sha256 checked)",
 		Long: `Fetch the newest revision of the picked units (by id, or by window with --from/--to; all by
 default), checking each object's sha256 against its manifest, load them into an embedded DuckDB as the
 table ARCHIVE (columns named by the CSV headers, e.g. [Request Time]) and print, as CSV, the result of
-the workbook element in --element (the same YAML as a schedule's element, without from), or every row.`,
-		Args: cobra.MinimumNArgs(1),
+the workbook element in --element (the same YAML as a schedule's element, without from), or every row.
+
+With --sql, the schedules' archived files (of the archive at LOCATION: s3://bucket/prefix/, a folder
+or a bundle, a .zip read in place; without LOCATION, of the config's schedules named, all when none)
+are loaded as one read-only table per schedule, external access off, and the query's result printed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if audit.IsLocation(args[0]) {
-				return querySQL(cmd, args, sq, from, to)
+			if sq.sql != "" || len(args) > 0 && audit.IsLocation(args[0]) {
+				return g.querySQL(cmd, args, sq, from, to)
 			}
-			if sq.sql != "" {
-				return exitWith(ExitUsage, errors.New("--sql needs an archive LOCATION as first argument (s3://bucket/prefix/ or a folder)"))
+			if len(args) == 0 {
+				return exitWith(ExitUsage, errors.New("name the schedule (archive query <schedule> --element FILE), or give --sql"))
 			}
 			fromT, toT, err := parseRange(from, to)
 			if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -8,16 +9,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/exportd/exportd/internal/app"
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/archivesql"
 	"github.com/exportd/exportd/internal/archive/audit"
+	"github.com/exportd/exportd/internal/domain"
 )
 
 // ExitVerifyFailed: the archive was read and is not complete and untouched
@@ -99,6 +101,7 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 	if err != nil {
 		return fail(err)
 	}
+	defer loc.Close()
 	if b := loc.Bundle; b != nil {
 		// An evidence bundle holds the objects of its period as of when
 		// it was made: that is what it can prove.
@@ -114,7 +117,6 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 		fmt.Fprintf(cmd.ErrOrStderr(), "an evidence bundle of %s, made %s\n", b.Source, b.AsOf.Format(time.RFC3339))
 	}
 	var reports []*audit.Report
-	failed := false
 	for _, p := range loc.Prefixes {
 		o.Prefix, o.Location = p, loc.Describe
 		if p != "" && !strings.HasPrefix(loc.Describe, "s3://") {
@@ -124,10 +126,19 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 		if err != nil {
 			return fail(fmt.Errorf("could not verify %s: %w", o.Location, err))
 		}
-		failed = failed || !rep.OK()
 		reports = append(reports, rep)
 	}
+	return printAudits(cmd, reports, f, o.Keys)
+}
+
+// printAudits prints verify's reports (a table, or JSON with --json) and
+// returns exit 3 when any failed.
+func printAudits(cmd *cobra.Command, reports []*audit.Report, f *locationFlags, keys []ed25519.PublicKey) error {
 	out := cmd.OutOrStdout()
+	failed := false
+	for _, rep := range reports {
+		failed = failed || !rep.OK()
+	}
 	if f.asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -135,11 +146,11 @@ func verifyLocation(cmd *cobra.Command, args []string, f *locationFlags, from, t
 			Verified bool            `json:"verified"`
 			Reports  []*audit.Report `json:"reports"`
 		}{!failed, reports}); err != nil {
-			return fail(err)
+			return exitWith(ExitFailure, err)
 		}
 	} else {
 		for _, rep := range reports {
-			printAudit(out, rep, o.Keys)
+			printAudit(out, rep, keys)
 		}
 	}
 	for _, rep := range reports {
@@ -203,18 +214,18 @@ func printAudit(out io.Writer, rep *audit.Report, keys []ed25519.PublicKey) {
 
 // archiveLsCmd is archive ls LOCATION [schedule...]: the archived units
 // from the archive alone.
-func archiveLsCmd() *cobra.Command {
+func archiveLsCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var from, to string
 	loc := &locationFlags{}
 	cmd := &cobra.Command{
-		Use:   "ls LOCATION [schedule...]",
+		Use:   "ls [LOCATION] [schedule...]",
 		Short: "List archived windows from the archive alone: keys, rows, bytes, sha256, retained until, holds",
 		Long: `List the newest revision of every archived unit (windows overlapping --from/--to), in commit
-order per schedule, from the archive at LOCATION (s3://bucket/prefix/, file:// or a folder) without a
-daemon config. On S3 each object's Object Lock retain-until and legal hold are shown. It does not
-verify: run exportd archive verify for that.`,
-		Args: cobra.MinimumNArgs(1),
+order per schedule, from the archive at LOCATION (s3://bucket/prefix/, file://, a folder or a bundle,
+a .zip read in place) without a daemon config; without LOCATION, from the archive of the config's
+schedules named (all when none). On S3 each object's Object Lock retain-until and legal hold are
+shown. It does not verify: run exportd archive verify for that.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			fromT, err := parseTime("from", from)
@@ -225,13 +236,14 @@ verify: run exportd archive verify for that.`,
 			if err != nil {
 				return exitWith(ExitFailure, err)
 			}
-			l, err := audit.Open(ctx, args[0], loc.s3)
+			l, names, done, err := g.openArchive(ctx, args, loc.s3)
 			if err != nil {
-				return exitWith(ExitFailure, err)
+				return err
 			}
+			defer done()
 			var all []audit.Entry
 			for _, p := range l.Prefixes {
-				es, err := audit.List(ctx, l.Reader, p, args[1:], fromT, toT, loc.parallel)
+				es, err := audit.List(ctx, l.Reader, p, names, fromT, toT, loc.parallel)
 				if err != nil {
 					return exitWith(ExitFailure, err)
 				}
@@ -278,14 +290,14 @@ type sqlFlags struct {
 }
 
 func (f *sqlFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.sql, "sql", "", `with LOCATION: a SQL query over one read-only table per schedule (named like it, or with _ for -), external access off`)
+	cmd.Flags().StringVar(&f.sql, "sql", "", `a SQL query over one read-only table per schedule (named like it, or with _ for -), external access off`)
 	cmd.Flags().StringVar(&f.format, "format", "", "with --sql: csv, json (one object a line) or table (default: table on a terminal, csv otherwise)")
 	f.loc.registerAccess(cmd)
 }
 
-// querySQL is archive query LOCATION --sql: the schedules' archived files
+// querySQL is archive query [LOCATION] --sql: the schedules' archived files
 // (sha256 checked) as read-only tables of an embedded DuckDB.
-func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) error {
+func (g *globals) querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) error {
 	ctx := cmd.Context()
 	fail := func(err error) error { return exitWith(ExitFailure, err) }
 	if f.sql == "" {
@@ -311,22 +323,25 @@ func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) e
 	if format != archivesql.CSV && format != archivesql.JSON && format != archivesql.FormatTable {
 		return fail(fmt.Errorf("--format %q: csv, json or table", format))
 	}
-	l, err := audit.Open(ctx, args[0], f.loc.s3)
+	l, names, done, err := g.openArchive(ctx, args, f.loc.s3)
 	if err != nil {
-		return fail(err)
+		return err
 	}
+	defer done()
 	if len(l.Prefixes) != 1 {
-		return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", args[0], len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
+		return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", l.Describe, len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
 	}
-	names := args[1:]
 	if len(names) == 0 {
-		entries, err := audit.List(ctx, l.Reader, l.Prefixes[0], nil, time.Time{}, time.Time{}, 1)
+		// Every schedule with a head (something archived).
+		all, err := audit.Schedules(ctx, l.Reader, l.Prefixes[0])
 		if err != nil {
 			return fail(err)
 		}
-		for _, e := range entries {
-			if !slices.Contains(names, e.Schedule) {
-				names = append(names, e.Schedule)
+		for _, n := range all {
+			if _, err := l.Reader.Stat(ctx, domain.Layout{Prefix: l.Prefixes[0], Schedule: n}.HeadKey()); err == nil {
+				names = append(names, n)
+			} else if !errors.Is(err, archive.ErrNotFound) {
+				return fail(err)
 			}
 		}
 	}
@@ -343,7 +358,7 @@ func querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from, to string) e
 }
 
 // archiveHoldCmd is archive hold / release LOCATION [schedule...].
-func archiveHoldCmd(on bool) *cobra.Command {
+func archiveHoldCmd(g *globals, on bool) *cobra.Command {
 	var from, to, by, reason string
 	loc := &locationFlags{}
 	use, short := "hold", "Place an Object Lock legal hold on the objects and manifests of a period (S3), recorded in the archive"
@@ -351,9 +366,11 @@ func archiveHoldCmd(on bool) *cobra.Command {
 		use, short = "release", "Lift the legal hold of a period (S3), recorded in the archive"
 	}
 	cmd := &cobra.Command{
-		Use:   use + " LOCATION [schedule...] --from T --to T --reason WHY [--by WHO]",
+		Use:   use + " [LOCATION] [schedule...] --from T --to T --reason WHY [--by WHO]",
 		Short: short,
-		Args:  cobra.MinimumNArgs(1),
+		Long: short + `.
+
+LOCATION is s3://bucket/prefix/; without it, the archive of the config's schedules named (all when none).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			fail := func(err error) error { return exitWith(ExitFailure, err) }
@@ -368,15 +385,16 @@ func archiveHoldCmd(on bool) *cobra.Command {
 			if by == "" {
 				by = os.Getenv("USER")
 			}
-			l, err := audit.Open(ctx, args[0], loc.s3)
+			l, names, done, err := g.openArchive(ctx, args, loc.s3)
 			if err != nil {
-				return fail(err)
+				return err
 			}
+			defer done()
 			st, ok := l.Reader.(archive.Store)
 			if !ok || len(l.Prefixes) != 1 {
-				return fail(fmt.Errorf("%s: legal holds need one S3 archive location", args[0]))
+				return fail(fmt.Errorf("%s: legal holds need one S3 archive location", l.Describe))
 			}
-			key, n, err := audit.Hold(ctx, st, l.Prefixes[0], args[1:], fromT, toT, on, by, reason, time.Now())
+			key, n, err := audit.Hold(ctx, st, l.Prefixes[0], names, fromT, toT, on, by, reason, time.Now())
 			if err != nil {
 				return fail(err)
 			}
@@ -393,34 +411,37 @@ func archiveHoldCmd(on bool) *cobra.Command {
 }
 
 // archiveBundleCmd is archive bundle LOCATION [schedule...] -o DIR.
-func archiveBundleCmd() *cobra.Command {
+func archiveBundleCmd(g *globals) *cobra.Command {
 	var from, to, outDir string
 	f := &locationFlags{}
 	cmd := &cobra.Command{
-		Use:   "bundle LOCATION [schedule...] --from T --to T -o DIR",
+		Use:   "bundle [LOCATION] [schedule...] --from T --to T -o DIR|FILE.zip",
 		Short: "Write an evidence package for an auditor: files, records, digests, keys, verify report, HTML report",
-		Long: `Write into DIR (a new folder) the archive's records under their own keys (every manifest, head,
+		Long: `Write into DIR (a new folder), or FILE.zip, the archive's records under their own keys (every manifest, head,
 definition record, digest, public key and hold record), the objects of the units of --from/--to, the
 verify report as JSON, the bucket's Object Lock settings (S3), an HTML report with a completeness table
-per schedule and month, and a README. exportd archive verify DIR checks the bundle offline; it can be
-checked by hand too. Exit 0 written and verified, 3 written but verification failed, 1 not written.`,
-		Args: cobra.MinimumNArgs(1),
+per schedule and month, and a README. exportd archive verify DIR (or FILE.zip, read in place, as ls,
+fetch and query read it) checks the bundle offline; it can be checked by hand too. A zip is
+deterministic: entries sorted and stored, dated the bundle's as-of. Without a LOCATION, the archive of
+the config's schedules named (all when none). Exit 0 written and verified, 3 written but verification
+failed, 1 not written.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			fail := func(err error) error { return exitWith(ExitFailure, err) }
 			if outDir == "" {
-				return fail(errors.New("-o DIR: the folder to write the bundle into"))
+				return fail(errors.New("-o DIR|FILE.zip: the new folder or zip file to write the bundle into"))
 			}
-			o, err := f.options(args[1:], from, to)
+			l, names, done, err := g.openArchive(ctx, args, f.s3)
 			if err != nil {
-				return fail(err)
+				return err
 			}
-			l, err := audit.Open(ctx, args[0], f.s3)
+			defer done()
+			o, err := f.options(names, from, to)
 			if err != nil {
 				return fail(err)
 			}
 			if len(l.Prefixes) != 1 {
-				return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", args[0], len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
+				return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", l.Describe, len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
 			}
 			o.Prefix, o.Location = l.Prefixes[0], l.Describe
 			rep, err := audit.Bundle(ctx, l.Reader, o, outDir)
@@ -429,17 +450,79 @@ checked by hand too. Exit 0 written and verified, 3 written but verification fai
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "bundle written to %s: %d objects; verification: %d finding(s)\n", outDir, rep.Objects, len(rep.Findings))
 			if !rep.OK() {
-				return exitWith(ExitVerifyFailed, fmt.Errorf("the bundle was written, but the archive did not verify: see %s", filepath.Join(outDir, "verify-report.json")))
+				report := filepath.Join(outDir, "verify-report.json")
+				if strings.HasSuffix(strings.ToLower(outDir), ".zip") {
+					report = outDir + ": verify-report.json"
+				}
+				return exitWith(ExitVerifyFailed, fmt.Errorf("the bundle was written, but the archive did not verify: see %s", report))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "windows that end after this instant (RFC 3339 or a date)")
 	cmd.Flags().StringVar(&to, "to", "", "windows that start before this instant")
-	cmd.Flags().StringVarP(&outDir, "out", "o", "", "the new folder to write the bundle into")
+	cmd.Flags().StringVarP(&outDir, "out", "o", "", "the new folder, or FILE.zip, to write the bundle into")
 	cmd.Flags().StringArrayVar(&f.publicKeys, "public-key", nil, "trusted PEM Ed25519 public key for the report (repeatable)")
 	cmd.Flags().StringVar(&f.asOf, "as-of", "", "the instant the archive must be complete up to (default now)")
 	cmd.Flags().DurationVar(&f.grace, "grace", audit.DefaultGrace, "how late a window's manifest or a day's digest may be")
 	f.registerAccess(cmd)
 	return cmd
+}
+
+// openArchive opens the archive the arguments name: args[0] when it is an
+// archive location (the rest are schedules), else the destination of the
+// daemon config's schedules named in args (all when none), which must be
+// one archive (store and prefix). done releases what it opened.
+func (g *globals) openArchive(ctx context.Context, args []string, s3a audit.S3Access) (l *audit.Location, schedules []string, done func(), err error) {
+	if len(args) > 0 && audit.IsLocation(args[0]) {
+		l, err := audit.Open(ctx, args[0], s3a)
+		if err != nil {
+			return nil, nil, nil, exitWith(ExitFailure, err)
+		}
+		return l, args[1:], func() { l.Close() }, nil
+	}
+	a, err := g.load(ctx, app.Options{ArchiveOnly: true})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	names := args
+	if len(names) == 0 {
+		for _, s := range a.Config().Schedules {
+			names = append(names, s.Name)
+		}
+	}
+	var first string
+	for _, name := range names {
+		r, lay, _, err := a.ArchiveOf(ctx, name)
+		if err != nil {
+			a.Close()
+			return nil, nil, nil, exitWith(ExitFailure, err)
+		}
+		if l == nil {
+			l, first = &audit.Location{Reader: r, Prefixes: []string{lay.Prefix}, Describe: describeArchive(r, lay.Prefix)}, name
+			continue
+		}
+		if l.Reader != r || l.Prefixes[0] != lay.Prefix {
+			a.Close()
+			return nil, nil, nil, exitWith(ExitUsage, fmt.Errorf("schedules %s and %s are archived in different places (%s, %s): name the schedules of one archive, or give its LOCATION",
+				first, name, l.Describe, describeArchive(r, lay.Prefix)))
+		}
+	}
+	if l == nil {
+		a.Close()
+		return nil, nil, nil, exitWith(ExitFailure, errors.New("the config has no schedule: give an archive LOCATION"))
+	}
+	return l, names, func() { a.Close() }, nil
+}
+
+// describeArchive names a store and prefix for reports.
+func describeArchive(r archive.Reader, prefix string) string {
+	d, ok := r.(interface{ Describe() string })
+	if !ok {
+		return prefix
+	}
+	if prefix == "" {
+		return d.Describe()
+	}
+	return strings.TrimSuffix(d.Describe(), "/") + "/" + prefix
 }

@@ -74,6 +74,10 @@ type Compiled struct {
 	// used, and compiling it for every schedule at load cost 10,000
 	// schedules a fifth of their start-up.
 	Snap func() (*workbook.Compiled, error)
+	// SQL is the element (with the window hook) compiled for every
+	// dialect it compiles in, source's first: what its definition record
+	// keeps. Computed when first needed, for the same reason as Snap.
+	SQL func() map[string]string
 }
 
 // Bind picks the compiled query of unit u (Snap for a snapshot of a
@@ -151,6 +155,20 @@ func (c *Compiler) Element(ctx context.Context, s *config.Schedule) (*Compiled, 
 		return nil, errs
 	}
 	out := &Compiled{Schedule: s, Full: full}
+	out.SQL = sync.OnceValue(func() map[string]string {
+		m := map[string]string{string(opts.Dialect): full.SQL}
+		for _, d := range []workbook.Dialect{workbook.DuckDB, workbook.Snowflake} {
+			if d == opts.Dialect {
+				continue
+			}
+			o := WorkbookOptions(s, string(d))
+			o.Parser = parser
+			if other, err := workbook.Compile(&s.Element, schema, o); err == nil {
+				m[string(d)] = other.SQL
+			}
+		}
+		return m
+	})
 	if opts.Window == nil {
 		out.Snap = func() (*workbook.Compiled, error) { return full, nil }
 	} else {

@@ -207,3 +207,45 @@ func TestOfflineColumns(t *testing.T) {
 		t.Fatalf("a table with no known columns: %v", err)
 	}
 }
+
+// TestDefinitionHoldsEveryDialect: a schedule's definition record keeps its
+// element compiled for both dialects, whichever its source's is: the
+// source's SQL is the one its runs execute, the other is what the element
+// compiles to elsewhere (each the same as compiling for that dialect).
+func TestDefinitionHoldsEveryDialect(t *testing.T) {
+	path := setup(t, map[string]string{
+		"local-logins": schedule("local", `CountIf([Event Type] = "LOGIN")`),
+		"wh-logins":    schedule("wh", `CountIf([Event Type] = "LOGIN")`),
+	})
+	dir := filepath.Dir(filepath.Dir(path))
+	open := func(ctx context.Context, name string) (source.Source, error) {
+		src, err := duckdb.Open(ctx, duckdb.Options{Name: name, Path: duckdb.MemoryPath,
+			Init: []string{filepath.Join(dir, "config", "init.sql")}, SpoolDir: filepath.Join(dir, "state", "spool")})
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { src.Close() })
+		return src, nil
+	}
+	got, err := load(t, path, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, dialect := range map[string]string{"local-logins": "duckdb", "wh-logins": "snowflake"} {
+		c := got[name]
+		sql := c.SQL()
+		if len(sql) != 2 || sql[dialect] != c.Full.SQL || sql["duckdb"] == sql["snowflake"] {
+			t.Fatalf("%s: SQL per dialect %q, full %q", name, sql, c.Full.SQL)
+		}
+		def := compile.Definition(c.Schedule, dialect, sql)
+		if def.Source.Dialect != dialect || len(def.SQL) != 2 || def.SQL["snowflake"] != sql["snowflake"] {
+			t.Fatalf("%s: definition %+v", name, def)
+		}
+	}
+	// The same element compiled for one dialect gives the same SQL from
+	// either source.
+	a, b := got["local-logins"].SQL(), got["wh-logins"].SQL()
+	if a["snowflake"] != b["snowflake"] || a["duckdb"] != b["duckdb"] {
+		t.Fatalf("local %q\nwh %q", a, b)
+	}
+}

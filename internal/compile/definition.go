@@ -13,11 +13,11 @@ import (
 // Definition is what the archive records of a schedule's definition:
 // everything that decides which units exist and what they hold, never a
 // secret, a DSN or a source's init SQL.
-func Definition(s *config.Schedule, dialect, sql string) archive.DefinitionSpec {
+func Definition(s *config.Schedule, dialect string, sql map[string]string) archive.DefinitionSpec {
 	el := elementJSON(s)
 	d := archive.DefinitionSpec{
 		Cron: s.Cron, Timezone: s.Location.String(), CatchUp: string(s.CatchUp), Condition: string(s.Condition),
-		DedupeBy: s.DedupeBy, Element: el, SQL: map[string]string{dialect: sql},
+		DedupeBy: s.DedupeBy, Element: el, SQL: sql,
 		Source: archive.Source{Name: s.Source, Dialect: dialect},
 		Destination: archive.DefinitionDestination{Prefix: s.Destination.Prefix, Filename: s.Layout().Filename.String(),
 			Ext: s.Layout().Ext},

@@ -45,6 +45,11 @@ type GenOptions struct {
 	NoRetention string
 	// Rows per object.
 	Rows int
+	// DefinitionLockedOnce: with Retain, the definition record keeps the
+	// retention it was written with instead of being extended with every
+	// commit as the daemon does (a writer that would let the record go
+	// before the manifests naming it).
+	DefinitionLockedOnce bool
 }
 
 // Generated describes what Generate wrote.
@@ -118,6 +123,13 @@ func Generate(ctx context.Context, st archive.Store, o GenOptions) (*Generated, 
 				skip := false
 				for _, k := range s.Skip {
 					skip = skip || k == i
+				}
+				if o.Retain > 0 && !o.DefinitionLockedOnce {
+					// As the daemon does before each commit: the record
+					// stays locked as long as the manifests naming it.
+					if refs[s.Name], err = a.EnsureDefinition(ctx, l, GenSpec(s, o), lock(w.End)); err != nil {
+						return nil, err
+					}
 				}
 				mk, ok, err := genUnit(ctx, a, l, s, o, w, refs[s.Name], skip, lock(w.End))
 				if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/exportd/exportd/internal/archive/folderstore"
 	"github.com/exportd/exportd/internal/archive/s3store"
 	"github.com/exportd/exportd/internal/cli"
+	"github.com/exportd/exportd/internal/domain"
 	"github.com/exportd/exportd/internal/testenv"
 )
 
@@ -350,6 +351,32 @@ func testTampering(t *testing.T, newBackend func(t *testing.T) backend) {
 			b.put(t, archive.PublicKeyKey("audit/prod", d.KeyID), pem)
 			return [][2]string{{audit.KeyUntrusted, k}}
 		}},
+		{name: "commit-digest-edited", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {
+			// A per-commit digest made to vouch for another manifest.
+			k := "audit/prod/_digests/errors/000000000003.json"
+			var d archive.Digest
+			if err := json.Unmarshal(b.get(t, k), &d); err != nil {
+				t.Fatal(err)
+			}
+			d.ManifestSHA256 = archive.SHA256Hex([]byte("another manifest"))
+			data, _ := json.MarshalIndent(d, "", "  ")
+			b.put(t, k, data)
+			return [][2]string{{audit.SignatureBad, k}}
+		}},
+		{name: "commit-digest-signed-by-another-key", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {
+			other := newKey(t)
+			k := "audit/prod/_digests/logins/000000000006.json"
+			var d archive.Digest
+			if err := json.Unmarshal(b.get(t, k), &d); err != nil {
+				t.Fatal(err)
+			}
+			d = archive.SignDigest(other, d)
+			data, _ := json.MarshalIndent(d, "", "  ")
+			b.put(t, k, data)
+			pem, _ := archive.MarshalPublicKey(other.Public().(ed25519.PublicKey))
+			b.put(t, archive.PublicKeyKey("audit/prod", d.KeyID), pem)
+			return [][2]string{{audit.KeyUntrusted, k}}
+		}},
 		{name: "whole-day-removed", tamper: func(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) [][2]string {
 			day := g.Windows["logins"][4].Start.Format("2006-01-02")
 			var exp [][2]string
@@ -431,6 +458,9 @@ func testTampering(t *testing.T, newBackend func(t *testing.T) backend) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if s, ok := b.(sealer); ok {
+				s.seal(t, g, key)
+			}
 			exp := c.tamper(t, b, g, key)
 			rep := verify(t, b.reader(t), g, key)
 			want(t, rep, exp...)
@@ -481,6 +511,9 @@ func TestCopiedFolder(t *testing.T) {
 	}
 	rep := verify(t, r, g, key)
 	want(t, rep)
+	if out, code := cliVerify(t, &folderBackend{root: cp}, g, key); code != 0 || !strings.Contains(out, "VERIFIED: 15 objects") {
+		t.Fatalf("the command line on the copy: exit %d\n%s", code, out)
+	}
 	if _, err := os.Stat(filepath.Join(cp, ".tmp")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("verify wrote into the copy: %v", err)
 	}
@@ -513,6 +546,10 @@ func TestRetentionS3(t *testing.T) {
 	}
 	rep := verify(t, b.reader(t), g, key)
 	want(t, rep, [2]string{audit.RetentionMissing, g.Objects["logins"][1]})
+	out, code := cliVerify(t, b, g, key)
+	if code != cli.ExitVerifyFailed || !strings.Contains(out, audit.RetentionMissing+": ") || !strings.Contains(out, "at "+g.Objects["logins"][1]+"\n") {
+		t.Fatalf("the command line on an object without retention: exit %d\n%s", code, out)
+	}
 	if rep.BucketLock == nil || !rep.BucketLock.Enabled {
 		t.Fatalf("bucket lock: %+v", rep.BucketLock)
 	}
@@ -551,6 +588,22 @@ func TestBucketWithoutLockS3(t *testing.T) {
 	want(t, verify(t, b.reader(t), g, key), [2]string{audit.BucketLockDisabled, "audit/prod/_keys"})
 }
 
+// cliVerify runs exportd archive verify on the backend's location, as of
+// the generated archive's end, trusting key; it returns stdout and the exit
+// code.
+func cliVerify(t *testing.T, b backend, g *archivetest.Generated, key ed25519.PrivateKey) (string, int) {
+	t.Helper()
+	pem, _ := archive.MarshalPublicKey(key.Public().(ed25519.PublicKey))
+	pub := filepath.Join(t.TempDir(), "trusted.pem")
+	if err := os.WriteFile(pub, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	args := append(append([]string{"archive", "verify"}, b.location()...), "--as-of", g.AsOf.Format(time.RFC3339), "--public-key", pub)
+	code := cli.Main(t.Context(), "test", args, &out, &errb)
+	return out.String() + errb.String(), code
+}
+
 func headVersion(t *testing.T, b *s3Backend, key string) string {
 	out, err := b.client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
 	if err != nil {
@@ -560,4 +613,53 @@ func headVersion(t *testing.T, b *s3Backend, key string) string {
 		t.Fatalf("lock mode %q", out.ObjectLockMode)
 	}
 	return aws.ToString(out.VersionId)
+}
+
+// TestDefinitionRetentionS3: under Object Lock, a definition record is kept
+// locked as long as the newest manifest naming it (the writer extends its
+// retain-until before each commit); a record left with the retention it was
+// first written with is named, since it could go before the manifests it
+// explains.
+func TestDefinitionRetentionS3(t *testing.T) {
+	for _, once := range []bool{false, true} {
+		b := newS3(t, true)
+		key := newKey(t)
+		o := genOptions(key)
+		o.Retain, o.Mode = 24*time.Hour*365*2, s3store.LockCompliance
+		o.Schedules = o.Schedules[1:]
+		o.Days = 4
+		o.DefinitionLockedOnce = once
+		g, err := archivetest.Generate(t.Context(), b.store(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		def := "audit/prod/_definitions/errors/v000001.json"
+		st, err := b.st.Stat(t.Context(), def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := g.Windows["errors"][len(g.Windows["errors"])-1].End.Add(o.Retain)
+		rep := verify(t, b.reader(t), g, key)
+		if !once {
+			if !st.RetainUntil.Equal(last) || st.LockMode != s3store.LockCompliance {
+				t.Fatalf("definition record locked %s until %s, want COMPLIANCE until the last window's end + retain, %s", st.LockMode, st.RetainUntil, last)
+			}
+			want(t, rep)
+			continue
+		}
+		if !st.RetainUntil.Equal(start.Add(o.Retain)) {
+			t.Fatalf("definition record locked once until %s, want %s", st.RetainUntil, start.Add(o.Retain))
+		}
+		want(t, rep, [2]string{audit.RetentionDrift, def})
+		if f := rep.Findings[0]; !strings.Contains(f.Message, g.Manifests["errors"][3]) || !strings.Contains(f.Message, last.Format(time.RFC3339)) {
+			t.Fatalf("the finding does not name the manifest that needs the record longer: %s", f)
+		}
+		// The writer repairs it: the next commit extends the record.
+		a := &archive.Archive{Store: b.st, Instance: "test:1"}
+		l := domain.Layout{Prefix: "audit/prod", Schedule: "errors"}
+		if _, err := a.EnsureDefinition(t.Context(), l, archivetest.GenSpec(o.Schedules[0], o), archive.PutOptions{RetainUntil: last}); err != nil {
+			t.Fatal(err)
+		}
+		want(t, verify(t, b.reader(t), g, key))
+	}
 }

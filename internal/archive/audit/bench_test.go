@@ -1,16 +1,25 @@
 package audit_test
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/exportd/exportd/internal/archive"
 	"github.com/exportd/exportd/internal/archive/archivetest"
 	"github.com/exportd/exportd/internal/archive/audit"
+	"github.com/exportd/exportd/internal/cli"
 )
 
 // benchArchive generates five years of a daily schedule (1,826 windows) and
@@ -109,4 +118,95 @@ func BenchmarkVerifyFolder(b *testing.B) {
 
 func BenchmarkVerifyS3(b *testing.B) {
 	benchVerify(b, newS3B(b))
+}
+
+// failedPerMonth is the auditor's question over five years of the daily
+// schedule: failed logins per month.
+const failedPerMonth = `SELECT strftime(date_trunc('month', "Request Time"), '%Y-%m') AS month, count(*) AS failed
+FROM {table} WHERE Status = 'failed' GROUP BY 1 ORDER BY 1`
+
+// BenchmarkQueryFolder: exportd archive query --sql of failed logins per
+// month over five years of the daily schedule (1,826 objects, each sha256
+// checked against its manifest and loaded into a read-only DuckDB), against
+// DuckDB reading the same files directly with read_csv, interleaved in the
+// same run; both answers must be equal.
+func BenchmarkQueryFolder(b *testing.B) {
+	root := b.TempDir()
+	if d := os.Getenv("EXPORTD_BENCH_DIR"); d != "" {
+		var err error
+		if root, err = os.MkdirTemp(d, "exportd-bench-"); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(root) })
+	}
+	days := 1826
+	if testing.Short() {
+		days = 30
+	}
+	fb := newFolderAt(b, root)
+	g, err := archivetest.Generate(b.Context(), fb.store(), archivetest.GenOptions{Prefix: "bench", Start: time.Date(2021, 12, 7, 0, 0, 0, 0, time.UTC),
+		Days: days, Key: newKeyB(b), Rows: 20, Schedules: []archivetest.GenSchedule{{Name: "daily-logins", Every: "day"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := make([]string, 0, len(g.Objects["daily-logins"]))
+	for _, k := range g.Objects["daily-logins"] {
+		files = append(files, "'"+filepath.Join(root, filepath.FromSlash(k))+"'")
+	}
+	direct := strings.Replace(failedPerMonth, "{table}", `read_csv([`+strings.Join(files, ", ")+`], header = true, timestampformat = '%Y-%m-%dT%H:%M:%S%z')`, 1)
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	baseline := func() string {
+		rows, err := db.QueryContext(b.Context(), direct)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rows.Close()
+		var out strings.Builder
+		out.WriteString("month,failed\n")
+		for rows.Next() {
+			var m string
+			var n int64
+			if err := rows.Scan(&m, &n); err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(&out, "%s,%d\n", m, n)
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+		return out.String()
+	}
+	query := func() string {
+		var out, errb bytes.Buffer
+		args := []string{"archive", "query", filepath.Join(root, "bench"), "--sql", strings.Replace(failedPerMonth, "{table}", `"daily-logins"`, 1), "--format", "csv"}
+		if code := cli.Main(b.Context(), "bench", args, &out, &errb); code != 0 {
+			b.Fatalf("archive query: exit %d\n%s", code, errb.String())
+		}
+		return out.String()
+	}
+	if q, d := query(), baseline(); q != d || strings.Count(q, "\n") < 2 {
+		b.Fatalf("archive query answers\n%s\nDuckDB on the files answers\n%s", q, d)
+	}
+	var tq, td []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		query()
+		tq = append(tq, time.Since(t0))
+		t0 = time.Now()
+		baseline()
+		td = append(td, time.Since(t0))
+	}
+	slices.Sort(tq)
+	slices.Sort(td)
+	mq, md := tq[len(tq)/2], td[len(td)/2]
+	b.ReportMetric(mq.Seconds(), "query-s")
+	b.ReportMetric(md.Seconds(), "duckdb-direct-s")
+	b.ReportMetric(float64(mq)/float64(md), "x-duckdb-direct")
+	b.Logf("failed logins per month over %d daily objects: archive query (each object's sha256 checked, loaded read-only) %s, DuckDB read_csv over the same files %s: %.1fx (medians of %d interleaved rounds)",
+		len(files), mq.Round(time.Millisecond), md.Round(time.Millisecond), float64(mq)/float64(md), len(tq))
 }

@@ -1,12 +1,16 @@
 package audit
 
 import (
+	"archive/zip"
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,22 +55,22 @@ func ReadBundleInfo(dir string) (BundleInfo, bool, error) {
 	return b, true, nil
 }
 
-// Bundle writes an evidence package into dir (which must not exist): the
-// archive's records under the same keys (every manifest, head, definition
-// record, digest, public key and hold record, so that chains and digests
-// verify whole), the objects of the units overlapping [o.From, o.To), the
-// verify report as JSON, the bucket's lock settings, an HTML report with a
-// completeness table per schedule and month, and a README for checking it
-// by hand. exportd archive verify DIR checks it offline.
-func Bundle(ctx context.Context, r archive.Reader, o Options, dir string) (*Report, error) {
-	if _, err := os.Stat(dir); err == nil {
-		return nil, fmt.Errorf("%s exists; a bundle goes into a new folder", dir)
+// Bundle writes an evidence package into out, a new folder, or a zip file
+// when out ends in .zip: the archive's records under the same keys (every
+// manifest, head, definition record, digest, public key and hold record,
+// so that chains and digests verify whole), the objects of the units
+// overlapping [o.From, o.To), the verify report as JSON, the bucket's lock
+// settings, an HTML report with a completeness table per schedule and
+// month, and a README for checking it by hand. exportd archive verify OUT
+// checks it offline (a zip is read in place). A zip is deterministic: its
+// entries are sorted, stored uncompressed, dated the bundle's as-of and
+// read only; it is written to a temporary name and renamed when complete.
+func Bundle(ctx context.Context, r archive.Reader, o Options, out string) (*Report, error) {
+	if _, err := os.Lstat(out); err == nil {
+		return nil, fmt.Errorf("%s exists; a bundle goes into a new folder or file", out)
 	}
 	rep, err := Verify(ctx, r, o)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var keys []string
@@ -97,37 +101,65 @@ func Bundle(ctx context.Context, r archive.Reader, o Options, dir string) (*Repo
 			}
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(o.Parallel, 4))
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	for _, k := range keys {
-		g.Go(func() error { return copyKey(gctx, r, k, dir) })
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+		if err := domain.ValidateKey(k); err != nil {
+			return nil, err
+		}
 	}
 	info := BundleInfo{FormatVersion: archive.FormatVersion, Source: o.Location, Prefix: o.Prefix, Schedules: o.Schedules, From: o.From, To: o.To, AsOf: rep.AsOf}
-	write := func(name string, v any) error {
+	meta, err := bundleMeta(rep, info, isZip(out))
+	if err != nil {
+		return nil, err
+	}
+	if isZip(out) {
+		err = writeZip(ctx, r, keys, meta, out, info.AsOf)
+	} else {
+		err = writeFolder(ctx, r, keys, meta, out, o.Parallel)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// bundleMeta is what a bundle says besides the archive's own keys: its
+// description, the verify report, the lock settings, the HTML report and
+// the README, by file name.
+func bundleMeta(rep *Report, info BundleInfo, zipped bool) (map[string][]byte, error) {
+	meta := map[string][]byte{}
+	add := func(name string, v any) error {
 		data, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, name), append(data, '\n'), 0o644)
+		meta[name] = append(data, '\n')
+		return nil
 	}
-	if err := write(BundleFile, info); err != nil {
+	if err := add(BundleFile, info); err != nil {
 		return nil, err
 	}
-	if err := write("verify-report.json", rep); err != nil {
+	if err := add("verify-report.json", rep); err != nil {
 		return nil, err
 	}
 	if rep.BucketLock != nil {
-		if err := write("lock-settings.json", rep.BucketLock); err != nil {
+		if err := add("lock-settings.json", rep.BucketLock); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeHTML(filepath.Join(dir, "report.html"), rep, info); err != nil {
+	html, err := renderHTML(rep, info)
+	if err != nil {
 		return nil, err
 	}
-	readme := fmt.Sprintf(`# exportd evidence bundle
+	meta["report.html"] = html
+	check := "exportd archive verify . --public-key <the key you were given>"
+	byHand := ""
+	if zipped {
+		check = "exportd archive verify THIS.zip --public-key <the key you were given> (read in place; no need to unzip)"
+		byHand = " Unzip it first (unzip -d bundle THIS.zip); every entry is stored as is, under its archive key."
+	}
+	meta["README.md"] = fmt.Appendf(nil, `# exportd evidence bundle
 
 From %s, prefix %q, as of %s.
 
@@ -138,19 +170,108 @@ From %s, prefix %q, as of %s.
 - The archive's records under their own keys: _definitions/, _head/, _daily/, _digests/, _keys/, _holds/, every
   manifest of each schedule, and the objects of the period.
 
-Check it with exportd: exportd archive verify . --public-key <the key you were given>
-Check it by hand: see "Verifying by hand" in exportd's docs/ARCHIVE.md (sha256sum, sed, openssl).
-`, info.Source, info.Prefix, info.AsOf.Format(time.RFC3339), BundleFile, len(rep.Findings))
-	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte(readme), 0o644); err != nil {
-		return nil, err
+Check it with exportd: %s
+Check it by hand: see "Verifying by hand" in exportd's docs/ARCHIVE.md (sha256sum, sed, openssl).%s
+`, info.Source, info.Prefix, info.AsOf.Format(time.RFC3339), BundleFile, len(rep.Findings), check, byHand)
+	return meta, nil
+}
+
+// writeFolder writes a folder bundle: the keys copied in parallel, read
+// only, then the bundle's own files.
+func writeFolder(ctx context.Context, r archive.Reader, keys []string, meta map[string][]byte, dir string, parallel int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	return rep, nil
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(parallel, 4))
+	for _, k := range keys {
+		g.Go(func() error { return copyKey(gctx, r, k, dir) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(meta)) {
+		if err := os.WriteFile(filepath.Join(dir, name), meta[name], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeZip writes a zip bundle: every entry in name order, stored, dated
+// at, mode 0444, to file.tmp renamed to file once complete (removed on
+// error, so nothing half-written is left).
+func writeZip(ctx context.Context, r archive.Reader, keys []string, meta map[string][]byte, file string, at time.Time) (err error) {
+	tmp := file + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw := zip.NewWriter(bw)
+	at = at.UTC().Truncate(time.Second)
+	names := append(slices.Clone(keys), slices.Collect(maps.Keys(meta))...)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, name := range names {
+		if err := zipEntry(ctx, r, zw, name, meta, at); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(file); err == nil {
+		return fmt.Errorf("%s exists; a bundle goes into a new file", file)
+	}
+	return os.Rename(tmp, file)
+}
+
+// zipEntry writes one entry: a bundle file from meta, or the archive's
+// object at that key (left out when it is gone: the report names it).
+func zipEntry(ctx context.Context, r archive.Reader, zw *zip.Writer, name string, meta map[string][]byte, at time.Time) error {
+	var src io.Reader
+	if data, ok := meta[name]; ok {
+		src = bytes.NewReader(data)
+	} else {
+		rc, _, err := r.Get(ctx, name)
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		defer rc.Close()
+		src = rc
+	}
+	h := &zip.FileHeader{Name: name, Method: zip.Store, Modified: at}
+	h.SetMode(0o444)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		return fmt.Errorf("copy %s: %w", name, err)
+	}
+	return nil
 }
 
 func copyKey(ctx context.Context, r archive.Reader, key, dir string) error {
-	if err := domain.ValidateKey(key); err != nil {
-		return err
-	}
 	rc, _, err := r.Get(ctx, key)
 	if errors.Is(err, archive.ErrNotFound) {
 		return nil // the report names what is gone
@@ -198,24 +319,20 @@ type monthRow struct {
 	Missing         int
 }
 
-func writeHTML(file string, rep *Report, info BundleInfo) error {
+func renderHTML(rep *Report, info BundleInfo) ([]byte, error) {
 	var rows []monthRow
 	for _, s := range rep.Schedules {
 		for _, m := range s.Months {
 			rows = append(rows, monthRow{Schedule: s.Schedule, Month: m.Month, Present: m.Present, Missing: m.Expected - m.Present})
 		}
 	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if err := reportHTML.Execute(f, struct {
+	var b bytes.Buffer
+	if err := reportHTML.Execute(&b, struct {
 		Report *Report
 		Info   BundleInfo
 		Rows   []monthRow
 	}{rep, info, rows}); err != nil {
-		f.Close()
-		return err
+		return nil, err
 	}
-	return f.Close()
+	return b.Bytes(), nil
 }

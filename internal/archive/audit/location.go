@@ -1,12 +1,14 @@
 package audit
 
 import (
+	"archive/zip"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,22 +40,34 @@ type Location struct {
 	Describe string
 	// Bundle describes an evidence bundle (nil for an archive).
 	Bundle *BundleInfo
+	closer io.Closer
+}
+
+// Close releases what Open holds open (a zip bundle's file).
+func (l *Location) Close() error {
+	if l.closer == nil {
+		return nil
+	}
+	return l.closer.Close()
 }
 
 // IsLocation reports whether arg names an archive location (s3://...,
-// file://..., or a path) rather than a schedule name.
+// file://..., a path, or a .zip bundle) rather than a schedule name.
 func IsLocation(arg string) bool {
-	if strings.HasPrefix(arg, "s3://") || strings.HasPrefix(arg, "file://") || strings.ContainsAny(arg, `/\`) || arg == "." || arg == ".." {
+	if strings.HasPrefix(arg, "s3://") || isZip(arg) || strings.HasPrefix(arg, "file://") || strings.ContainsAny(arg, `/\`) || arg == "." || arg == ".." {
 		return true
 	}
 	fi, err := os.Stat(arg)
 	return err == nil && fi.IsDir()
 }
 
+func isZip(arg string) bool { return strings.HasSuffix(strings.ToLower(arg), ".zip") }
+
 // Open opens an archive location: s3://bucket/prefix/ (credentials from the
 // AWS chain), file:///path or a folder (an archive folder, a cp -r copy of
-// one, or an evidence bundle). It never writes: a folder is opened read
-// only, and on S3 only reads are made.
+// one, or an evidence bundle), or a zip bundle (read in place, nothing
+// unpacked). It never writes: a folder is opened read only, and on S3 only
+// reads are made. The caller closes the location.
 func Open(ctx context.Context, loc string, s3a S3Access) (*Location, error) {
 	if rest, ok := strings.CutPrefix(loc, "s3://"); ok {
 		bucket, prefix, _ := strings.Cut(rest, "/")
@@ -71,6 +85,9 @@ func Open(ctx context.Context, loc string, s3a S3Access) (*Location, error) {
 		return &Location{Reader: st, Prefixes: []string{prefix}, Describe: "s3://" + bucket + "/" + prefix}, nil
 	}
 	dir := strings.TrimPrefix(loc, "file://")
+	if isZip(dir) {
+		return openZip(dir)
+	}
 	st, err := folderstore.OpenReadOnly(dir)
 	if err != nil {
 		return nil, err
@@ -97,6 +114,45 @@ func Open(ctx context.Context, loc string, s3a S3Access) (*Location, error) {
 	if b, ok, err := ReadBundleInfo(st.Root()); err != nil {
 		return nil, err
 	} else if ok {
+		l.Bundle = &b
+	}
+	return l, nil
+}
+
+// openZip opens a zip bundle for reading in place.
+func openZip(file string) (*Location, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	zc, err := zip.OpenReader(abs)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", file, err)
+	}
+	l, err := zipLocation(&zc.Reader, "zip://"+filepath.ToSlash(abs))
+	if err != nil {
+		zc.Close()
+		return nil, fmt.Errorf("bundle %s: %w", file, err)
+	}
+	l.closer = zc
+	return l, nil
+}
+
+func zipLocation(zr *zip.Reader, describe string) (*Location, error) {
+	z, err := newZipReader(zr)
+	if err != nil {
+		return nil, err
+	}
+	prefixes := z.prefixes()
+	if len(prefixes) == 0 {
+		return nil, errors.New("no exportd archive in it (no _definitions, _head, _daily or _digests folder)")
+	}
+	l := &Location{Reader: z, Prefixes: prefixes, Describe: describe}
+	b, ok, err := z.bundleInfo()
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		l.Bundle = &b
 	}
 	return l, nil

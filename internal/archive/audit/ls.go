@@ -99,3 +99,10 @@ func List(ctx context.Context, r archive.Reader, prefix string, names []string, 
 	}
 	return out, nil
 }
+
+// Schedules names every schedule the archive under prefix has a record of
+// (a head, definition records or digests), without reading any chain.
+func Schedules(ctx context.Context, r archive.Reader, prefix string) ([]string, error) {
+	v := &verifier{r: r, o: Options{Prefix: prefix}, reported: map[string]bool{}}
+	return v.scheduleNames(ctx)
+}

@@ -30,9 +30,10 @@ type mrec struct {
 
 // defRec is one definition record.
 type defRec struct {
-	key string
-	sha string
-	d   *archive.Definition
+	key  string
+	sha  string
+	d    *archive.Definition
+	info archive.ObjectInfo
 }
 
 // centry is one manifest of the chain as walked.
@@ -109,6 +110,9 @@ func (v *verifier) verifySchedule(ctx context.Context, name string) (*ScheduleRe
 		return nil, err
 	}
 	c.checkDefinitionRefs()
+	if err := c.checkDefinitionRetention(ctx); err != nil {
+		return nil, err
+	}
 	if err := c.checkWindows(); err != nil {
 		return nil, err
 	}
@@ -124,11 +128,11 @@ func (c *scheduleCheck) loadDefinitions(ctx context.Context) error {
 		return err
 	}
 	for _, oi := range infos {
-		data, _, ok, err := c.read(ctx, oi.Key)
+		data, info, ok, err := c.read(ctx, oi.Key)
 		if err != nil || !ok {
 			return err
 		}
-		rec := &defRec{key: oi.Key, sha: archive.SHA256Hex(data)}
+		rec := &defRec{key: oi.Key, sha: archive.SHA256Hex(data), info: info}
 		d, err := archive.ParseDefinition(data)
 		if err != nil {
 			c.add(Finding{Code: DefinitionChanged, Schedule: c.name, Key: oi.Key, Message: fmt.Sprintf("not a definition record any more: %v", err)})
@@ -543,6 +547,61 @@ func (c *scheduleCheck) checkRetention(ctx context.Context, e centry, key string
 	case info.LockMode != pol.Mode || info.RetainUntil.Before(want.Add(-time.Second)):
 		c.add(Finding{Code: RetentionDrift, Schedule: c.name, Key: key, Windows: ws,
 			Message: fmt.Sprintf("locked %s until %s; definition %d records %s until %s", info.LockMode, info.RetainUntil.Format(time.RFC3339), def.d.Version, pol.Mode, want.Format(time.RFC3339))})
+	}
+	return nil
+}
+
+// checkDefinitionRetention: under Object Lock, a definition record must be
+// retained as long as every manifest that names it (its policy applied to
+// the newest of them): else the record that says what those manifests mean
+// could be deleted while they are still locked.
+func (c *scheduleCheck) checkDefinitionRetention(ctx context.Context) error {
+	if _, ok := c.r.(archive.LockInspector); !ok {
+		return nil
+	}
+	if bl := c.rep.BucketLock; bl != nil && !bl.Enabled {
+		return nil
+	}
+	type need struct {
+		until time.Time
+		key   string
+	}
+	needs := map[int]need{}
+	for _, e := range c.chain {
+		ref := e.m.Definition
+		if ref == nil || c.defs[ref.Version] == nil || c.defs[ref.Version].d.Retention == nil {
+			continue
+		}
+		base := e.m.LogicalTime
+		if e.m.Window != nil {
+			base = e.m.Window.End
+		}
+		want := base.Add(c.defs[ref.Version].d.Retention.RetainFor()).UTC()
+		if want.After(needs[ref.Version].until) {
+			needs[ref.Version] = need{want, e.rec.key}
+		}
+	}
+	for _, ver := range slices.Sorted(maps.Keys(needs)) {
+		def, n := c.defs[ver], needs[ver]
+		info := def.info
+		if info.LockMode == "" || info.RetainUntil.IsZero() {
+			st, err := c.r.Stat(ctx, def.key)
+			if err != nil {
+				return fmt.Errorf("stat %s: %w", def.key, err)
+			}
+			info = st
+		}
+		if !n.until.After(time.Now()) {
+			continue // the manifests' own retention has elapsed too
+		}
+		if info.RetainUntil.IsZero() || info.RetainUntil.Before(n.until.Add(-time.Second)) {
+			until := "never locked"
+			if !info.RetainUntil.IsZero() {
+				until = "retained until " + info.RetainUntil.UTC().Format(time.RFC3339)
+			}
+			c.add(Finding{Code: RetentionDrift, Schedule: c.name, Key: def.key,
+				Message: fmt.Sprintf("%s, but manifest %s, which names it, must be retained until %s: the record that says what it means would go first", until, n.key, n.until.Format(time.RFC3339))})
+		}
 	}
 	return nil
 }

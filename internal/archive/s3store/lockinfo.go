@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -59,6 +60,38 @@ func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
 		LegalHold: &s3types.ObjectLockLegalHold{Status: status}})
 	if err != nil {
 		return fmt.Errorf("s3 legal hold %s on s3://%s/%s: %w", status, s.opts.Bucket, key, err)
+	}
+	return nil
+}
+
+var _ archive.RetentionExtender = (*Store)(nil)
+
+// ExtendRetention implements archive.RetentionExtender: the current
+// version's retain-until moves to until when that is later (S3 allows
+// extending a COMPLIANCE retention, never shortening it). Without Object
+// Lock configured, or with until already past, it does nothing.
+func (s *Store) ExtendRetention(ctx context.Context, key string, until time.Time) error {
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	if s.opts.ObjectLock == nil || !until.After(time.Now()) {
+		return nil
+	}
+	cur, err := s.Stat(ctx, key)
+	if err != nil {
+		return err
+	}
+	if cur.LockMode != "" && !cur.RetainUntil.Before(until) {
+		return nil
+	}
+	mode := s3types.ObjectLockRetentionMode(s.opts.ObjectLock.Mode)
+	if cur.LockMode != "" {
+		mode = s3types.ObjectLockRetentionMode(cur.LockMode)
+	}
+	_, err = s.client.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String(key),
+		Retention: &s3types.ObjectLockRetention{Mode: mode, RetainUntilDate: aws.Time(until.UTC())}})
+	if err != nil {
+		return fmt.Errorf("s3 %s: extend retention to %s: %w", key, until.UTC().Format(time.RFC3339), err)
 	}
 	return nil
 }
