@@ -339,6 +339,7 @@ func classify(ctx context.Context, name, op string, err error, queryID string) (
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		e.Message = "the connection to Snowflake failed: " + e.Message
 		return e, true
 	}
 	return e, false

@@ -440,7 +440,7 @@ func TestSnowflakeNetworkFaults(t *testing.T) {
 	set("cut", -1)
 	code, out, errs := exportd(ctx, "-c", cfg, "--now", "2026-11-25T06:00:00Z", "run", "audit-log-rows")
 	left, perAttempt := counts()
-	if code == 0 || !strings.Contains(errs, `snowflake source "warehouse": export query: unexpected EOF`) || perAttempt < 2 {
+	if code == 0 || !strings.Contains(errs, `snowflake source "warehouse": export query: the connection to Snowflake failed: unexpected EOF`) || perAttempt < 2 {
 		t.Fatalf("broken connection: exit %d after %d export requests\n%s\n%s", code, perAttempt, out, errs)
 	}
 	nothing(t, arch)
@@ -464,7 +464,7 @@ func TestSnowflakeNetworkFaults(t *testing.T) {
 	set("cut", -1)
 	code, out, errs = exportd(ctx, "-c", cfg, "--now", "2026-11-25T06:00:00Z", "serve", "--once")
 	_, seen = counts()
-	if code == 0 || seen != 2*perAttempt || !strings.Contains(errs, "attempt 2 of 2") || !strings.Contains(errs, "unexpected EOF") {
+	if code == 0 || seen != 2*perAttempt || !strings.Contains(errs, "attempt 2 of 2: export \"audit-log-rows\": query: snowflake source \"warehouse\": export query: the connection to Snowflake failed: unexpected EOF") {
 		t.Fatalf("serve --once, always broken: exit %d, %d export requests\n%s\n%s", code, seen, out, errs)
 	}
 	nothing(t, arch)
