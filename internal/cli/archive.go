@@ -275,7 +275,9 @@ streams; a file that does not match is not left behind, and the command exits 1.
 				if len(args) == 1 && from == "" && to == "" {
 					// No unit named: the newest unit with an object.
 					if e, ok := newestWithObject(picked); ok {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (the newest unit; name a unit id, as archive list shows them, for another)\n", args[0], e.Manifest.UnitID)
+						if isTerminal(cmd.ErrOrStderr()) {
+							fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (the newest unit; name a unit id, as archive list shows them, for another)\n", args[0], e.Manifest.UnitID)
+						}
 						picked = []archive.ChainEntry{e}
 					}
 				}
