@@ -254,7 +254,9 @@ no daemon config is needed.`,
 				if len(unitIDs) == 0 && from == "" && to == "" {
 					// No unit named: the newest unit with an object.
 					if e, ok := newestWithObject(picked); ok {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (the newest unit; name a unit id, as archive list shows them, for another)\n", name, e.Manifest.UnitID)
+						if isTerminal(cmd.ErrOrStderr()) {
+							fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (the newest unit; name a unit id, as archive list shows them, for another)\n", name, e.Manifest.UnitID)
+						}
 						picked = []archive.ChainEntry{e}
 					}
 				}

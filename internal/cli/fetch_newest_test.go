@@ -11,7 +11,8 @@ import (
 
 // TestFetchToStdoutTakesTheNewestUnit: `archive fetch S --out -` without a
 // unit id writes the newest unit's object (by window end or logical time,
-// not commit order), checked; with two ids it is a usage error.
+// not commit order), checked, and nothing else (a note on which unit goes
+// to stderr only on a terminal); with two ids it is a usage error.
 func TestFetchToStdoutTakesTheNewestUnit(t *testing.T) {
 	cfg := demoConfig(t)
 	root := filepath.Join(filepath.Dir(cfg), "..", "archive", "sigma", "audit", "daily-login-activity")
@@ -25,8 +26,14 @@ func TestFetchToStdoutTakesTheNewestUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := run(t, "--config", cfg, "--now", demoEnd, "archive", "fetch", "daily-login-activity", "--out", "-")
-	if code != cli.ExitOK || out != string(want) || !strings.Contains(errOut, "20261031T060000Z (the newest unit") {
+	if code != cli.ExitOK || out != string(want) || errOut != "" {
 		t.Fatalf("fetch --out -: exit %d, stderr %q, stdout %d bytes, want the 2026-10-31 object's %d", code, errOut, len(out), len(want))
+	}
+	// On a terminal it says which unit it wrote.
+	term, code := onTerminal(t, "--config", cfg, "--now", demoEnd, "archive", "fetch", "daily-login-activity", "--out", "-")
+	if code != cli.ExitOK || !strings.Contains(term, "daily-login-activity 20261031T060000Z (the newest unit") ||
+		!strings.Contains(strings.ReplaceAll(term, "\r\n", "\n"), string(want)) {
+		t.Errorf("fetch --out - on a terminal: exit %d\n%q", code, term)
 	}
 	_, errOut, code = run(t, "--config", cfg, "--now", demoEnd, "archive", "fetch", "daily-login-activity", "20261031T060000Z", "20261030T060000Z", "--out", "-")
 	if code != cli.ExitUsage || !strings.Contains(errOut, "needs exactly one unit") {
