@@ -28,12 +28,10 @@ const newcomerMarker = "<!-- newcomer -->"
 // text (dedented): when such a block changes, or a new shell block
 // appears unmarked, the test fails until it is marked or listed here again.
 var notRun = []struct{ first, sum, why string }{
-	{"python3 -m venv .venv && .venv/bin/pip install 'fakesnow[server]==0.12.1' 'snowflake-connector-python==4.8.1'", "",
-		"the Snowflake emulator steps: internal/source/snowflake/e2e runs the same steps (the load script, validate --online, both runs) on fakesnow installed in the tools cache, with exportd in process"},
 	{"openssl genrsa 2048 | openssl pkcs8 -topk8 -inform PEM -out exportd_key.p8 -nocrypt", "",
 		"the key pair of a Snowflake account's user: needs a Snowflake account"},
-	{"go run ./internal/testenv/cmd/snowenv -dir /tmp/exportd-unload     # keeps running; Ctrl-C stops it", "",
-		"the warehouse unload on the emulator and versitygw (installed into the tools cache by the tests); internal/export's unload tests run the same setup"},
+	{"aws s3api create-bucket --bucket acme-audit-archive --object-lock-enabled-for-bucket", "",
+		"needs AWS: creates the production bucket; deploy/'s TestBucketLifecycle checks the lifecycle file against the production config"},
 	{"exportd archive verify s3://bucket/sigma/prod/ --public-key exportd-signing.pub.pem   # AWS credential chain", "",
 		"needs AWS: an S3 archive and its signing key"},
 	{`exportd archive query ./copy-of-the-archive --sql "SELECT date_trunc('month', \"Request Time\") AS month, count(*) AS failed`, "",
@@ -45,6 +43,10 @@ var notRun = []struct{ first, sum, why string }{
 	{"install -m 0755 bin/exportd /usr/local/bin/exportd", "",
 		"installs into the host's system folders and starts a systemd service with AWS and Snowflake secrets; deploy/'s tests check the unit"},
 }
+
+// snowflakeDir is the folder the README's Snowflake walkthrough gives
+// snowenv; the test gives it a folder of its own instead.
+const snowflakeDir = "/tmp/exportd-snowflake"
 
 // notRunLines are lines of marked blocks that the test leaves out, and why.
 var notRunLines = map[string]string{
@@ -130,8 +132,21 @@ exportd() {
   fi
   "$EXPORTD_BIN" "$@"
 }
+snowenv() {
+  "$SNOWENV_BIN" "$@" >>"$SNOWENV_LOG" 2>&1 &
+  local pid=$!
+  echo $pid >>"$SERVE_PIDS"
+  for _ in $(seq 6000); do
+    grep -q '^ready' "$SNOWENV_LOG" && return 0
+    kill -0 $pid 2>/dev/null || { echo "snowenv exited:" >&2; cat "$SNOWENV_LOG" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "snowenv: not ready after 10 minutes" >&2; cat "$SNOWENV_LOG" >&2; return 1
+}
 go() {
-  if [ "${1-}" = run ] && [ "${2-}" = ./cmd/exportd ]; then shift 2; exportd "$@"; else command go "$@"; fi
+  if [ "${1-}" = run ] && [ "${2-}" = ./cmd/exportd ]; then shift 2; exportd "$@"
+  elif [ "${1-}" = run ] && [ "${2-}" = ./internal/testenv/cmd/snowenv ]; then shift 2; snowenv "$@"
+  else command go "$@"; fi
 }
 `
 
@@ -204,10 +219,13 @@ func TestREADMENewcomer(t *testing.T) {
 	repo := filepath.Join(tmp, "repo")
 	copyRepo(t, src, repo)
 	bin := filepath.Join(tmp, "bin", "exportd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/exportd")
-	build.Dir = src
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	snowenvBin := filepath.Join(tmp, "bin", "snowenv")
+	for _, b := range []struct{ out, pkg string }{{bin, "./cmd/exportd"}, {snowenvBin, "./internal/testenv/cmd/snowenv"}} {
+		build := exec.Command("go", "build", "-o", b.out, b.pkg)
+		build.Dir = src
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+		}
 	}
 
 	// The daemon listens on a free port of 127.0.0.1 instead of 8080 (the
@@ -232,11 +250,14 @@ func TestREADMENewcomer(t *testing.T) {
 	pids, serveLog := filepath.Join(tmp, "serve.pids"), filepath.Join(tmp, "serve.log")
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EXPORTD_") && !strings.HasPrefix(kv, "TERM=") {
+		// The tools folder stays: the Snowflake walkthrough's servers are
+		// installed there, as make test installs them.
+		if (!strings.HasPrefix(kv, "EXPORTD_") || strings.HasPrefix(kv, "EXPORTD_TOOLS_DIR=")) && !strings.HasPrefix(kv, "TERM=") {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "EXPORTD_BIN="+bin, "SERVE_PIDS="+pids, "SERVE_LOG="+serveLog, "EXPORTD_SERVER=http://"+addr, "TERM=dumb")
+	env = append(env, "EXPORTD_BIN="+bin, "SERVE_PIDS="+pids, "SERVE_LOG="+serveLog, "EXPORTD_SERVER=http://"+addr, "TERM=dumb",
+		"SNOWENV_BIN="+snowenvBin, "SNOWENV_LOG="+filepath.Join(tmp, "snowenv.log"))
 	t.Cleanup(func() { stopServers(t, pids, serveLog) })
 
 	sh := func(b readmeBlock, script string) string {
@@ -256,6 +277,8 @@ func TestREADMENewcomer(t *testing.T) {
 	}
 	for _, b := range run {
 		text := strings.ReplaceAll(b.text, "127.0.0.1:8080", addr)
+		// The Snowflake walkthrough's folder is the test's own.
+		text = strings.ReplaceAll(text, snowflakeDir, filepath.Join(tmp, "exportd-snowflake"))
 		if !strings.HasPrefix(text, "$ ") {
 			var lines []string
 			for _, l := range strings.Split(text, "\n") {
