@@ -74,11 +74,11 @@ const DefaultThreads = 1
 // DefaultMemoryHeadroom is what a source whose MemoryLimit is "" may use
 // beyond what its init files left in memory: mostly the buffer cache of a
 // database file, which a scan of a large table fills to the limit, so an
-// export's peak RSS is about 56 MiB (the process: DuckDB's code, the Go
-// runtime and buffers) plus this. 88 MiB keeps an export of any size under
-// 150 MiB (10M wide rows: 144 MiB; 96 MiB gave 153). Below about 81 MiB a
-// sort of a million wide rows fails to pin its blocks; from 82 MiB on it
-// spills to the spool folder instead.
+// export's peak RSS is this plus 55-65 MiB (the process: DuckDB's code as
+// mapped, which depends on the page cache, the Go runtime and buffers):
+// 10M wide rows peak at 144-152 MiB (96 MiB gave 153-154). Below about
+// 81 MiB a sort of a million wide rows fails to pin its blocks; from 82 MiB
+// on it spills to the spool folder instead, so 88 MiB keeps some margin.
 const DefaultMemoryHeadroom = 88 << 20
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
