@@ -5,14 +5,19 @@
 #
 #   scripts/bench.sh              everything below but the scale table
 #   scripts/bench.sh scale        peak RSS, CPU and wall time against rows (1M,
-#                                 10M), S3 end to end against a plain PutObject,
-#                                 exports at once: each export a child process
-#                                 measured by its own rusage, 5 interleaved
-#                                 rounds (EXPORTD_SCALE_REPEATS), min and median.
-#                                 About 15 minutes; writes up to 3.5 GB at a time
-#                                 in the temp folder and removes it.
-#   scripts/bench.sh scale --100m adds 100M rows (a 4.7 GB table, 34 GB of CSV
-#                                 per export; hours).
+#                                 10M), S3 end to end against a plain PutObject
+#                                 (and with a second DuckDB thread), exports at
+#                                 once: each export a child process measured by
+#                                 its own rusage, 5 interleaved rounds
+#                                 (EXPORTD_SCALE_REPEATS), min and median.
+#                                 EXPORTD_SCALE_ONLY=rows|s3|concurrent runs one
+#                                 part; EXPORTD_SCALE_CPUPROFILE=prefix writes
+#                                 each child's Go CPU profile. About 30 minutes;
+#                                 writes up to 3.5 GB at a time in the temp
+#                                 folder and removes it.
+#   scripts/bench.sh scale --100m one export of 100M rows with the defaults
+#                                 (a 4.7 GB table, 34 GB of CSV; the table is
+#                                 made first, then removed; 20-40 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run() { echo "== $*"; go test -run '^$' -timeout 60m "$@" | grep -vE '^(goos|goarch|pkg|cpu):'; }

@@ -40,7 +40,7 @@ var goComments = map[string]string{
 	"github.com/exportd/exportd/internal/config.Destination.URI":                       "URI (s3 only) is s3://bucket/prefix/, normalized to end with '/'; Bucket is its bucket.",
 	"github.com/exportd/exportd/internal/config.DuckDBOptions":                         "DuckDBOptions are the settings of a \"duckdb\" source.",
 	"github.com/exportd/exportd/internal/config.DuckDBOptions.Init":                    "Init lists SQL files run, in order, when the source opens, before external access is switched off.",
-	"github.com/exportd/exportd/internal/config.DuckDBOptions.MemoryLimit":             "MemoryLimit caps DuckDB's memory; 0 means exportd's default: what the init files left in memory plus 96 MiB of headroom for an export.",
+	"github.com/exportd/exportd/internal/config.DuckDBOptions.MemoryLimit":             "MemoryLimit caps DuckDB's memory; 0 means exportd's default: what the init files left in memory plus 88 MiB of headroom for an export.",
 	"github.com/exportd/exportd/internal/config.DuckDBOptions.Path":                    "Path is the database file, or \":memory:\" (the default).",
 	"github.com/exportd/exportd/internal/config.DuckDBOptions.Threads":                 "Threads limits DuckDB's worker threads; 0 means exportd's default: one thread for exports, which keeps an order-preserving COPY from buffering the batches that finish ahead of the one being written.",
 	"github.com/exportd/exportd/internal/config.DuckDBOptions.Vars":                    "Vars are set as DuckDB variables (getvariable('name')) before Init runs. Values are strings; names are SQL identifiers. The daemon sets demo_end to the current time unless it is configured here.",

@@ -158,7 +158,7 @@ type DuckDBOptions struct {
 	// buffering the batches that finish ahead of the one being written.
 	Threads int `yaml:"threads,omitempty" json:"threads,omitempty"`
 	// MemoryLimit caps DuckDB's memory; 0 means exportd's default: what the
-	// init files left in memory plus 96 MiB of headroom for an export.
+	// init files left in memory plus 88 MiB of headroom for an export.
 	MemoryLimit Size `yaml:"memory_limit,omitempty" json:"memory_limit,omitempty"`
 }
 

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,8 @@ type job struct {
 	// Concurrent exports of the same table by one process.
 	Concurrent int
 	S3         *s3Target
+	// Query replaces exportQuery (an export's and a COPY's SELECT).
+	Query string
 }
 
 type s3Target struct {
@@ -141,6 +144,16 @@ func childMain(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	// EXPORTD_SCALE_CPUPROFILE=prefix writes each child's Go CPU profile
+	// to prefix-<mode>-<dest>.pprof (the last round's); DuckDB's own
+	// threads show as C code.
+	if prefix := os.Getenv("EXPORTD_SCALE_CPUPROFILE"); prefix != "" {
+		f, err := os.Create(fmt.Sprintf("%s-%s-%s-t%d.pprof", prefix, j.Mode, j.Dest, j.Threads))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	var out outcome
 	var err error
 	ctx := context.Background()
@@ -168,6 +181,13 @@ func childMain(spec string) int {
 // exportQuery is the raw export of the benchmark table, as the compiler
 // writes an element without order_by (rows in the table's order).
 var exportQuery = source.Query{SQL: "SELECT * FROM rows"}
+
+func (j job) query() source.Query {
+	if j.Query != "" {
+		return source.Query{SQL: j.Query}
+	}
+	return exportQuery
+}
 
 func childExport(ctx context.Context, j job) (outcome, error) {
 	src, err := duckdb.Open(ctx, duckdb.Options{
@@ -211,7 +231,7 @@ func childExport(ctx context.Context, j job) (outcome, error) {
 			if j.S3 != nil && j.S3.Key != "" {
 				key = j.S3.Key + strconv.Itoa(i)
 			}
-			outs[i], errs[i] = exportOnce(ctx, src, store, key)
+			outs[i], errs[i] = exportOnce(ctx, src, store, key, j.query())
 		})
 	}
 	wg.Wait()
@@ -226,14 +246,14 @@ func childExport(ctx context.Context, j job) (outcome, error) {
 // exportOnce is export.Job's upload: the source's CSV through a render
 // sink (sha256, byte count) into the store, straight into the file for a
 // folder store and through a pipe for S3.
-func exportOnce(ctx context.Context, src *duckdb.Source, store archive.Writer, key string) (outcome, error) {
+func exportOnce(ctx context.Context, src *duckdb.Source, store archive.Writer, key string, q source.Query) (outcome, error) {
 	opts := archive.PutOptions{ContentType: "text/csv"}
 	var sink *render.Sink
 	var res source.Result
 	switch st := store.(type) {
 	case nil:
 		sink = render.NewSink(io.Discard, render.Options{})
-		r, err := src.ExportCSV(ctx, exportQuery, sink)
+		r, err := src.ExportCSV(ctx, q, sink)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -244,7 +264,7 @@ func exportOnce(ctx context.Context, src *duckdb.Source, store archive.Writer, k
 	case archive.StreamPutter:
 		_, err := st.PutStream(ctx, key, opts, func(w io.Writer) error {
 			sink = render.NewSink(w, render.Options{})
-			r, err := src.ExportCSV(ctx, exportQuery, sink)
+			r, err := src.ExportCSV(ctx, q, sink)
 			if err != nil {
 				return err
 			}
@@ -263,7 +283,7 @@ func exportOnce(ctx context.Context, src *duckdb.Source, store archive.Writer, k
 			done <- err
 		}()
 		sink = render.NewSink(pw, render.Options{})
-		r, err := src.ExportCSV(ctx, exportQuery, sink)
+		r, err := src.ExportCSV(ctx, q, sink)
 		if err == nil {
 			err = sink.Close()
 		}
@@ -300,7 +320,7 @@ func childCopy(ctx context.Context, j job) (outcome, error) {
 		return outcome{}, err
 	}
 	var rows int64
-	if err := db.QueryRowContext(ctx, "COPY ("+exportQuery.SQL+") TO '"+j.File+"' "+copyOptions).Scan(&rows); err != nil {
+	if err := db.QueryRowContext(ctx, "COPY ("+j.query().SQL+") TO '"+j.File+"' "+copyOptions).Scan(&rows); err != nil {
 		return outcome{}, err
 	}
 	f, err := os.Open(j.File)

@@ -73,11 +73,13 @@ const DefaultThreads = 1
 
 // DefaultMemoryHeadroom is what a source whose MemoryLimit is "" may use
 // beyond what its init files left in memory: mostly the buffer cache of a
-// database file. Below about 81 MiB a sort of a million wide rows fails to
-// pin its blocks; from 84 MiB on it spills to the spool folder instead, so
-// 96 MiB leaves some margin. (88 MiB did not lower the peak of a 10M-row
-// export: 154 MiB either way.)
-const DefaultMemoryHeadroom = 96 << 20
+// database file, which a scan of a large table fills to the limit, so an
+// export's peak RSS is this plus 55-65 MiB (the process: DuckDB's code as
+// mapped, which depends on the page cache, the Go runtime and buffers):
+// 10M wide rows peak at 144-152 MiB (96 MiB gave 153-154). Below about
+// 81 MiB a sort of a million wide rows fails to pin its blocks; from 82 MiB
+// on it spills to the spool folder instead, so 88 MiB keeps some margin.
+const DefaultMemoryHeadroom = 88 << 20
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
