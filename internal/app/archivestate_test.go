@@ -52,6 +52,8 @@ func stateFromArchive(t *testing.T, cfg, name string) {
 	// Fresh state_dirs for the daemons: no history of what serve --once did.
 	edit(t, cfg, "state_dir: ../state", "state_dir: ../state-a")
 	edit(t, cfg, "status_page: signed_in", "status_page: anyone")
+	// Read the heads again every second (the default is a minute).
+	edit(t, cfg, "  lease: 10m", "  lease: 10m\n  archive_refresh_every: 1s")
 	data, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +100,7 @@ func stateFromArchive(t *testing.T, cfg, name string) {
 		}
 	}
 
-	d := serving(t, a, app.DaemonOptions{WatchInterval: -1, ArchiveRefreshInterval: 100 * time.Millisecond})
+	d := serving(t, a, app.DaemonOptions{WatchInterval: -1})
 	base := "http://" + d.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -334,6 +334,13 @@ type Runs struct {
 	// stale. It must exceed the longest upload: another replica's upload in
 	// flight looks the same. Default twice the lease.
 	SweepUploadsOlderThan Duration `yaml:"sweep_uploads_older_than,omitempty" json:"sweep_uploads_older_than"`
+	// ArchiveRefreshEvery is how often serve reads each schedule's chain
+	// head again (one small read a schedule, plus the manifests committed
+	// since), so that what another replica, serve --once or exportd run
+	// archived shows in the status, the API and the freshness metric; at
+	// least 1s, default 1m. On S3 each read is a request: 10,000 schedules
+	// at 1m are about 14 million GETs a day.
+	ArchiveRefreshEvery Duration `yaml:"archive_refresh_every,omitempty" json:"archive_refresh_every"`
 }
 
 // CatchUp is what a schedule does about fires it missed (downtime, a new

@@ -326,6 +326,18 @@ func TestMutations(t *testing.T) {
 				t.Errorf("destination = %+v", s.Destination)
 			}
 		}},
+		{name: "archive refresh default", mutate: func(tr *tree) {}, check: func(t *testing.T, cfg *Config) {
+			if cfg.Runs.ArchiveRefreshEvery != DefaultArchiveRefreshEvery {
+				t.Errorf("runs.archive_refresh_every = %s, want %s", cfg.Runs.ArchiveRefreshEvery, DefaultArchiveRefreshEvery)
+			}
+		}},
+		{name: "archive refresh set", mutate: func(tr *tree) { tr.cfg("server:", "runs: {archive_refresh_every: 5m}\nserver:") }, check: func(t *testing.T, cfg *Config) {
+			if cfg.Runs.ArchiveRefreshEvery != Duration(5*time.Minute) {
+				t.Errorf("runs.archive_refresh_every = %s, want 5m", cfg.Runs.ArchiveRefreshEvery)
+			}
+		}},
+		{name: "archive refresh too often", mutate: func(tr *tree) { tr.cfg("server:", "runs: {archive_refresh_every: 10ms}\nserver:") },
+			want: []string{`exportd.yaml:34:31: runs.archive_refresh_every: must be at least 1s`}},
 		{name: "retries attempts zero", mutate: func(tr *tree) { tr.schedule("element:", "retries: {attempts: 0}\nelement:") },
 			want: []string{sched + `:6:21: export "logins": retries.attempts: must be at least 1 (1 means no retry)`}},
 		{name: "retries max below inherited initial", mutate: func(tr *tree) { tr.schedule("element:", "retries: {max: 10s}\nelement:") },

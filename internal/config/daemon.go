@@ -30,8 +30,12 @@ const (
 	// uploads; MinSweepUploadsEvery bounds it.
 	DefaultSweepUploadsEvery = Duration(time.Hour)
 	MinSweepUploadsEvery     = Duration(time.Second)
-	DefaultTimezone          = "UTC"
-	DefaultRetryAttempts     = 3
+	// DefaultArchiveRefreshEvery is how often serve re-reads the schedules'
+	// chain heads; MinArchiveRefreshEvery bounds it.
+	DefaultArchiveRefreshEvery = Duration(time.Minute)
+	MinArchiveRefreshEvery     = Duration(time.Second)
+	DefaultTimezone            = "UTC"
+	DefaultRetryAttempts       = 3
 	// MaxRetryAttempts and MaxRetryBackoff bound retries: beyond them a
 	// failing unit would hold its slot for ever.
 	MaxRetryAttempts          = 100
@@ -483,6 +487,11 @@ func (l *loader) checkRuns(f *fileState, cfg *Config) {
 		r.SweepUploadsEvery = DefaultSweepUploadsEvery
 	} else if r.SweepUploadsEvery < MinSweepUploadsEvery {
 		l.errorf(f, "runs.sweep_uploads_every", "must be at least %s", MinSweepUploadsEvery)
+	}
+	if r.ArchiveRefreshEvery == 0 {
+		r.ArchiveRefreshEvery = DefaultArchiveRefreshEvery
+	} else if r.ArchiveRefreshEvery < MinArchiveRefreshEvery {
+		l.errorf(f, "runs.archive_refresh_every", "must be at least %s", MinArchiveRefreshEvery)
 	}
 	if r.SweepUploadsOlderThan == 0 {
 		r.SweepUploadsOlderThan = 2 * r.Lease

@@ -18,7 +18,7 @@ import (
 // the status page and the freshness metric read that copy, never the
 // archive, per request. Run reads every schedule's head in the background
 // at start (a schedule whose state is not read yet shows no archive_read
-// time), then again every ArchiveRefreshInterval — one small read per
+// time), then again every runs.archive_refresh_every — one small read per
 // schedule whose head has not moved, plus the manifests committed since —
 // so that commits by another replica, `serve --once` or `exportd run`
 // show within the interval. The daemon's own commits update it at once.
@@ -67,28 +67,48 @@ func (d *Daemon) LoadArchiveState(ctx context.Context) (read, failed int) {
 }
 
 // followArchive reads every schedule's state from its archive at start,
-// then every ArchiveRefreshInterval and after each reload, until ctx ends.
+// then every runs.archive_refresh_every of the current configuration (or
+// the ArchiveRefreshInterval option) and after each reload, until ctx ends.
 func (d *Daemon) followArchive(ctx context.Context) {
 	start := time.Now()
 	if read, failed := d.LoadArchiveState(ctx); ctx.Err() == nil {
 		d.log.Info("read the schedules' state from the archive", zap.Int("schedules", read),
 			zap.Int("failed", failed), zap.Duration("took", time.Since(start)))
 	}
-	var tick <-chan time.Time
-	if iv := orDefault(d.opts.ArchiveRefreshInterval, DefaultArchiveRefreshInterval); iv > 0 {
-		t := time.NewTicker(iv)
-		defer t.Stop()
-		tick = t.C
-	}
 	for {
+		var tick <-chan time.Time
+		var t *time.Timer
+		if iv := d.archiveRefreshInterval(); iv > 0 {
+			t = time.NewTimer(iv)
+			tick = t.C
+		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-tick:
 		case <-d.archiveChanged:
 		}
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
 		d.LoadArchiveState(ctx)
 	}
+}
+
+// archiveRefreshInterval is the ArchiveRefreshInterval option when set,
+// else the configuration's runs.archive_refresh_every.
+func (d *Daemon) archiveRefreshInterval() time.Duration {
+	if d.opts.ArchiveRefreshInterval != 0 {
+		return d.opts.ArchiveRefreshInterval
+	}
+	a, release := d.acquire()
+	defer release()
+	if iv := time.Duration(a.Config().Runs.ArchiveRefreshEvery); iv > 0 {
+		return iv
+	}
+	return DefaultArchiveRefreshInterval
 }
 
 // destinationOf names where a schedule's archive state comes from.

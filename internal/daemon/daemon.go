@@ -165,7 +165,8 @@ type Tuning struct {
 	PauseSyncInterval time.Duration
 	// ArchiveRefreshInterval is how often each schedule's state is read
 	// again from its archive, to show what other daemons committed (0:
-	// DefaultArchiveRefreshInterval; negative: only at start).
+	// the configuration's runs.archive_refresh_every; negative: only at
+	// start).
 	ArchiveRefreshInterval time.Duration
 	// Listener, when set, serves the HTTP API instead of binding
 	// server.listen (tests pass 127.0.0.1:0).
