@@ -38,6 +38,10 @@ type pageView struct {
 	Error string
 	// Refresh reloads the page every few seconds while something runs.
 	Refresh bool
+	// NotReady says, while the daemon is not ready (as /readyz does: a
+	// store or source it cannot reach yet, a failed reload), why: the
+	// reason to a signed-in viewer, only the fact to others.
+	NotReady string
 }
 
 // viewer is the browser asking for a page.
@@ -89,6 +93,12 @@ func (s *Server) view(r *http.Request, v viewer) pageView {
 	pv := pageView{Version: version, Now: time.Now().UTC(), SignedIn: v.signedIn, CanSignOut: v.id != "" && s.tokenSet, CSRF: v.sess.csrf}
 	if v.id != "" {
 		pv.Flash = s.sessions.takeFlash(v.id)
+	}
+	if err := s.trigger.Ready(r.Context()); err != nil {
+		pv.NotReady = "the daemon is not ready (sign in to see why)."
+		if v.signedIn {
+			pv.NotReady = err.Error() + "."
+		}
 	}
 	return pv
 }

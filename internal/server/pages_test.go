@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -358,6 +359,34 @@ func TestPagesWithoutToken(t *testing.T) {
 	// A DNS-rebinding page reaches the listener under its own host name.
 	if a := b.do("GET", "/", nil, "Host", "evil.example:8080"); a.Status != 403 {
 		t.Errorf("foreign Host: %d", a.Status)
+	}
+}
+
+// TestPagesSayNotReady: while the daemon waits for a store or source, every
+// page says so, with the reason for a signed-in viewer only.
+func TestPagesSayNotReady(t *testing.T) {
+	ts := start(t, func(o *Options) { o.PageAccess = PageAccessAnyone })
+	b := newBrowser(t, ts)
+	if a := b.do("GET", "/", nil); a.Status != 200 || strings.Contains(a.Body, "Not ready") {
+		t.Fatalf("GET / while ready: %d, banner shown: %v", a.Status, strings.Contains(a.Body, "Not ready"))
+	}
+	ts.Trigger.set(func(f *fakeTrigger) {
+		f.readyErr = &NotReadyError{Component: "destination integration lake (bucket audit)",
+			Err: errors.New("connection refused"), Attempts: 3, NextRetry: time.Date(2026, 11, 25, 10, 0, 8, 0, time.UTC)}
+	})
+	a := b.do("GET", "/", nil)
+	if a.Status != 200 || !strings.Contains(a.Body, "Not ready") {
+		t.Fatalf("GET / while not ready: %d, no banner:\n%s", a.Status, a.Body)
+	}
+	if strings.Contains(a.Body, "connection refused") {
+		t.Error("the reason is shown to a reader who did not sign in")
+	}
+	b.signIn(testToken)
+	for _, path := range []string{"/", "/schedules/daily-logins"} {
+		a := b.do("GET", path, nil)
+		if a.Status != 200 || !strings.Contains(a.Body, "Not ready: cannot reach destination integration lake (bucket audit): connection refused (attempt 3; next retry at 2026-11-25T10:00:08Z).") {
+			t.Errorf("GET %s signed in while not ready: %d, no reason in the banner:\n%s", path, a.Status, a.Body)
+		}
 	}
 }
 

@@ -119,6 +119,7 @@ dt { color: #666; } dd { margin: 0; }
 <header><h1><a href="/">exportd</a></h1><small>version {{.Version}} · {{when .Now}} · times in UTC</small>
 <span class="who">{{if .CanSignOut}}<form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Sign out</button></form>{{else if not .SignedIn}}<a href="/login">Sign in</a>{{end}}</span>
 </header>
+{{with .NotReady}}<p class="error" role="alert">Not ready: {{.}}</p>{{end}}
 {{with .Flash}}<p class="flash" role="status">{{.}}</p>{{end}}
 {{with .Error}}<p class="error" role="alert">{{.}}</p>{{end}}
 {{end}}
