@@ -149,7 +149,13 @@ func runsCmd() *cobra.Command {
 					}
 					what = strings.Join(strings.Fields(what), " ") // one line
 				}
-				t.add(r.ID, r.Schedule, r.Unit, r.Trigger, r.Outcome, finished, rows, size, what)
+				trigger := r.Trigger
+				if trigger == "" {
+					// A run read from the archive (serve --once, exportd run,
+					// another replica): what triggered it is not recorded.
+					trigger = "-"
+				}
+				t.add(r.ID, r.Schedule, r.Unit, trigger, r.Outcome, finished, rows, size, what)
 			}
 			return t.print(out)
 		},
