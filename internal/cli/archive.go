@@ -348,6 +348,7 @@ func locationUnits(ctx context.Context, l *audit.Location, args []string, from, 
 	if len(l.Prefixes) != 1 {
 		return nil, nil, exitWith(ExitFailure, fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", l.Describe, len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
 	}
+	from, to = bundlePeriod(l, from, to)
 	rep := &archive.Report{Schedule: args[0]}
 	chain, err := archive.Chain(ctx, l.Reader, domain.Layout{Prefix: l.Prefixes[0], Schedule: args[0]}, rep)
 	if err != nil {

@@ -241,6 +241,7 @@ shown. It does not verify: run exportd archive verify for that.`,
 				return err
 			}
 			defer done()
+			fromT, toT = bundlePeriod(l, fromT, toT)
 			var all []audit.Entry
 			for _, p := range l.Prefixes {
 				es, err := audit.List(ctx, l.Reader, p, names, fromT, toT, loc.parallel)
@@ -328,6 +329,7 @@ func (g *globals) querySQL(cmd *cobra.Command, args []string, f *sqlFlags, from,
 		return err
 	}
 	defer done()
+	fromT, toT = bundlePeriod(l, fromT, toT)
 	if len(l.Prefixes) != 1 {
 		return fail(fmt.Errorf("%s holds archives under %d prefixes (%s): name one folder", l.Describe, len(l.Prefixes), strings.Join(l.Prefixes, ", ")))
 	}
@@ -467,6 +469,17 @@ failed, 1 not written.`,
 	cmd.Flags().DurationVar(&f.grace, "grace", audit.DefaultGrace, "how late a window's manifest or a day's digest may be")
 	f.registerAccess(cmd)
 	return cmd
+}
+
+// bundlePeriod is the period a command reads from a location: the one
+// asked for, or, when none is and the location is an evidence bundle, the
+// bundle's own (it holds the objects of that period only, and the
+// manifests of the whole chain).
+func bundlePeriod(l *audit.Location, from, to time.Time) (time.Time, time.Time) {
+	if b := l.Bundle; b != nil && from.IsZero() && to.IsZero() {
+		return b.From, b.To
+	}
+	return from, to
 }
 
 // openArchive opens the archive the arguments name: args[0] when it is an

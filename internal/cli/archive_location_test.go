@@ -146,6 +146,17 @@ func TestVerifyLocationS3(t *testing.T) {
 	if out, errOut, code := run(t, "archive", "verify", bundle, "--public-key", pub); code != 0 || !strings.Contains(out, "VERIFIED: 50 objects") {
 		t.Fatalf("verify the bundle: exit %d\n%s%s", code, out, errOut)
 	}
+	// ls, query and fetch read the bundle's period when given none: it
+	// holds the objects of that period only.
+	if out, errOut, code := run(t, "archive", "query", bundle, "--sql", `SELECT count(*) AS n FROM "logins"`); code != 0 || !strings.Contains(errOut, "archived objects loaded") {
+		t.Fatalf("query the bundle: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := run(t, "archive", "fetch", bundle, "logins", "-o", filepath.Join(t.TempDir(), "fetched")); code != 0 || !strings.Contains(errOut, "fetched") {
+		t.Fatalf("fetch from the bundle: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := run(t, "archive", "ls", bundle, "logins"); code != 0 || strings.Contains(out, g.Windows["logins"][0].ID()) {
+		t.Fatalf("ls the bundle: exit %d, lists a window outside its period (%s)\n%s%s", code, g.Windows["logins"][0].ID(), out, errOut)
+	}
 	inBundle := filepath.Join(bundle, g.Objects["errors"][30])
 	data, _ := os.ReadFile(inBundle)
 	data[len(data)-2] ^= 1
